@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "llmmr/messages/usage.hpp"
+
+namespace llmmr {
+
+/// One message of a chat conversation.
+struct chat_message {
+  /// "system", "user" or "assistant".
+  std::string role;
+  /// The message text.
+  std::string content;
+};
+
+/// A chat-completions request, independent of the wire format.
+struct chat_request {
+  /// The conversation, usually one user message holding the rendered prompt.
+  std::vector<chat_message> messages;
+  /// Model to request; empty means the endpoint's configured model.
+  std::string model;
+  /// Completion tokens reserved for the reply, sent as `max_tokens`.
+  uint32_t max_tokens = 300;
+  /// Sampling temperature.
+  double temperature = 0.0;
+  /// Ask the server to stream the reply (server-sent events).
+  bool stream = false;
+  /// A JSON schema (serialized) the reply must follow; empty means free text.
+  std::string json_schema;
+  /// A label for logs and errors, e.g. "job 3 map chunk 17".
+  std::string label;
+};
+
+/// A successful chat-completions reply.
+struct chat_reply {
+  /// The generated text.
+  std::string text;
+  /// Why generation stopped: "stop", "length", ...
+  std::string finish_reason;
+  /// Tokens used by this call (as reported by the server, or estimated).
+  llmmr::usage usage;
+  /// The server's request id, when it sent one.
+  std::string request_id;
+  /// The endpoint that answered (its base URL, never the API key).
+  std::string endpoint;
+  /// Number of attempts it took, 1 without retries.
+  uint32_t attempts = 1;
+  /// Time from sending the request to the last byte, in microseconds.
+  uint64_t latency_us = 0;
+};
+
+/// Receives the outcome of one call: a reply or a typed `llmmr` error.
+using reply_handler = std::function<void(caf::expected<chat_reply>)>;
+
+/// Receives streamed text deltas as they arrive.
+using delta_handler = std::function<void(std::string_view)>;
+
+/// The one interface every LLM call of llmmr goes through.
+///
+/// Implementations call `done` exactly once per `chat` call, from a thread of
+/// their own choosing (the real client uses its I/O thread), so callers hand
+/// the outcome back to their own context instead of touching state directly.
+class llm_client {
+public:
+  virtual ~llm_client() = default;
+
+  /// Starts a call. `on_delta`, when set and the request streams, receives
+  /// text deltas before `done` receives the complete reply.
+  virtual void chat(chat_request req, reply_handler done,
+                    delta_handler on_delta = {})
+    = 0;
+
+  /// Returns the number of calls started but not yet completed.
+  virtual size_t outstanding() const = 0;
+};
+
+} // namespace llmmr

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "llmmr/messages/byte_range.hpp"
+#include "llmmr/messages/chunk_failure.hpp"
+#include "llmmr/messages/record.hpp"
+#include "llmmr/messages/usage.hpp"
+
+namespace llmmr {
+
+/// A record that reached the reducer, with the document ranges it covers.
+struct evidence {
+  /// The record as the reducer saw it.
+  llmmr::record record;
+  /// Byte ranges of the chunks listed in `record.chunks`, in the same order.
+  std::vector<byte_range> ranges;
+
+  friend bool operator==(const evidence&, const evidence&) = default;
+};
+
+/// Serializes `x` for CAF.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, evidence& x) {
+  return f(caf::meta::type_name("evidence"), x.record, x.ranges);
+}
+
+/// How many LLM calls each stage made (retries not counted).
+struct call_counts {
+  /// Map calls, one per chunk plus re-asks.
+  uint32_t map = 0;
+  /// Collapse calls over all rounds.
+  uint32_t collapse = 0;
+  /// Reduce calls.
+  uint32_t reduce = 0;
+
+  friend bool operator==(const call_counts&, const call_counts&) = default;
+};
+
+/// Serializes `x` for CAF.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_counts& x) {
+  return f(caf::meta::type_name("call_counts"), x.map, x.collapse, x.reduce);
+}
+
+/// Wall time per stage in microseconds.
+struct stage_timings {
+  /// From the first byte received to the last chunk emitted.
+  uint64_t chunk_us = 0;
+  /// From the first map call to the last map reply.
+  uint64_t map_us = 0;
+  /// All collapse rounds.
+  uint64_t collapse_us = 0;
+  /// The reduce call.
+  uint64_t reduce_us = 0;
+  /// The whole job.
+  uint64_t total_us = 0;
+
+  friend bool operator==(const stage_timings&, const stage_timings&) = default;
+};
+
+/// Serializes `x` for CAF.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_timings& x) {
+  return f(caf::meta::type_name("stage_timings"), x.chunk_us, x.map_us,
+           x.collapse_us, x.reduce_us, x.total_us);
+}
+
+/// The outcome of a job.
+struct job_result {
+  /// The job's identifier.
+  uint64_t job_id = 0;
+  /// The answer alone, with no rationale or score text in it.
+  std::string answer;
+  /// The reducer's reasoning.
+  std::string rationale;
+  /// The reducer's confidence on the 0-5 scale.
+  double confidence = 0;
+  /// The records that reached the reducer.
+  std::vector<llmmr::evidence> evidence;
+  /// LLM calls per stage.
+  call_counts calls;
+  /// Number of collapse rounds that ran.
+  uint32_t collapse_rounds = 0;
+  /// True when collapse had to fall back (truncate or drop records) because a
+  /// round did not shrink the records.
+  bool collapse_fallback = false;
+  /// What the fallback did, when it ran.
+  std::string fallback_note;
+  /// Total token usage.
+  llmmr::usage usage;
+  /// Wall time per stage.
+  stage_timings timings;
+  /// Number of chunks the document was split into.
+  uint32_t chunks = 0;
+  /// Chunks that ended without a record.
+  std::vector<chunk_failure> failures;
+  /// True when some chunks failed but no more than the job allows.
+  bool partial = false;
+
+  friend bool operator==(const job_result&, const job_result&) = default;
+};
+
+/// Serializes `x` for CAF.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_result& x) {
+  return f(caf::meta::type_name("job_result"), x.job_id, x.answer,
+           x.rationale, x.confidence, x.evidence, x.calls, x.collapse_rounds,
+           x.collapse_fallback, x.fallback_note, x.usage, x.timings, x.chunks,
+           x.failures, x.partial);
+}
+
+} // namespace llmmr

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+#include "llmmr/messages/task_profile.hpp"
+
+namespace llmmr {
+
+/// What a job asks and the limits it runs under.
+struct job_spec {
+  /// The question to answer over the document.
+  std::string question;
+  /// The prompt family.
+  task_profile profile = task_profile::qa;
+  /// Per-call token budget `L` (method.md section 1).
+  uint32_t budget = 4096;
+  /// Reserved output `R`, sent as `max_tokens`; 0 means the profile's default
+  /// (300, or 1500 for `summary`).
+  uint32_t max_tokens = 0;
+  /// Fraction of chunks allowed to fail before the whole job fails.
+  double max_failed_fraction = 0;
+  /// Wall-clock limit for the job in milliseconds; 0 means none.
+  uint64_t deadline_ms = 0;
+  /// Start collapsing full groups while later chunks are still being mapped.
+  bool early_collapse = false;
+  /// How often an unparsable output is asked for again (0 disables).
+  uint32_t reask_unparsable = 1;
+  /// Model name to request; empty means the endpoint's configured model.
+  std::string model;
+
+  friend bool operator==(const job_spec&, const job_spec&) = default;
+};
+
+/// Returns the reserved output tokens of `spec`, resolving the default.
+constexpr uint32_t reserved_output(const job_spec& spec) noexcept {
+  if (spec.max_tokens != 0)
+    return spec.max_tokens;
+  return spec.profile == task_profile::summary ? 1500 : 300;
+}
+
+/// Serializes `x` for CAF.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
+  return f(caf::meta::type_name("job_spec"), x.question, x.profile, x.budget,
+           x.max_tokens, x.max_failed_fraction, x.deadline_ms,
+           x.early_collapse, x.reask_unparsable, x.model);
+}
+
+} // namespace llmmr

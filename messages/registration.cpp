@@ -1,0 +1,38 @@
+#include "llmmr/messages/registration.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "llmmr/messages/chunk.hpp"
+#include "llmmr/messages/job_result.hpp"
+#include "llmmr/messages/job_spec.hpp"
+#include "llmmr/messages/progress_event.hpp"
+#include "llmmr/messages/record.hpp"
+
+namespace llmmr {
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<usage>("llmmr::usage");
+  cfg.add_message_type<byte_range>("llmmr::byte_range");
+  cfg.add_message_type<chunk>("llmmr::chunk");
+  cfg.add_message_type<std::vector<chunk>>("std::vector<llmmr::chunk>");
+  cfg.add_message_type<record>("llmmr::record");
+  cfg.add_message_type<std::vector<record>>("std::vector<llmmr::record>");
+  cfg.add_message_type<job_spec>("llmmr::job_spec");
+  cfg.add_message_type<chunk_failure>("llmmr::chunk_failure");
+  cfg.add_message_type<evidence>("llmmr::evidence");
+  cfg.add_message_type<call_counts>("llmmr::call_counts");
+  cfg.add_message_type<stage_timings>("llmmr::stage_timings");
+  cfg.add_message_type<job_result>("llmmr::job_result");
+  cfg.add_message_type<progress_event>("llmmr::progress_event");
+  cfg.add_message_type<task_profile>("llmmr::task_profile");
+  cfg.add_message_type<record_status>("llmmr::record_status");
+  cfg.add_message_type<job_stage>("llmmr::job_stage");
+  cfg.add_message_type<error_kind>("llmmr::error_kind");
+  cfg.add_error_category(caf::atom("llmmr"),
+                         [](uint8_t code, caf::atom_value category,
+                            const caf::message& ctx) {
+                           return describe(caf::error{code, category, ctx});
+                         });
+}
+
+} // namespace llmmr

@@ -1,0 +1,1 @@
+int llmmr_sim_placeholder_ = 0;
