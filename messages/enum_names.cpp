@@ -33,18 +33,30 @@ bool parse_name(const std::array<std::string_view, N>& names,
 }
 
 constexpr std::array<std::string_view, 24> error_kind_names{
-  "none",          "usage",
-  "config",        "input",
-  "invalid_utf8",  "empty_document",
-  "budget",        "unreachable",
-  "tls",           "auth",
-  "rate_limited",  "quota",
-  "context_length_exceeded", "bad_request",
-  "server_error",  "timeout",
-  "bad_reply",     "truncated",
-  "unparsable",    "cancelled",
-  "deadline",      "node_down",
-  "too_many_failures", "internal",
+  "none",
+  "usage",
+  "config",
+  "input",
+  "invalid_utf8",
+  "empty_document",
+  "budget",
+  "unreachable",
+  "tls",
+  "auth",
+  "rate_limited",
+  "quota",
+  "context_length_exceeded",
+  "bad_request",
+  "server_error",
+  "timeout",
+  "bad_reply",
+  "truncated",
+  "unparsable",
+  "cancelled",
+  "deadline",
+  "node_down",
+  "too_many_failures",
+  "internal",
 };
 static_assert(static_cast<size_t>(error_kind::internal) + 1
               == error_kind_names.size());
@@ -56,7 +68,10 @@ static_assert(static_cast<size_t>(task_profile::summary) + 1
               == task_profile_names.size());
 
 constexpr std::array<std::string_view, 4> record_status_names{
-  "ok", "partial", "unparsable", "truncated",
+  "ok",
+  "partial",
+  "unparsable",
+  "truncated",
 };
 static_assert(static_cast<size_t>(record_status::truncated) + 1
               == record_status_names.size());

@@ -6,15 +6,15 @@ namespace llmmr {
 
 bool is_transient(error_kind x) noexcept {
   switch (x) {
-    case error_kind::unreachable:
-    case error_kind::rate_limited:
-    case error_kind::server_error:
-    case error_kind::timeout:
-    case error_kind::bad_reply:
-    case error_kind::node_down:
-      return true;
-    default:
-      return false;
+  case error_kind::unreachable:
+  case error_kind::rate_limited:
+  case error_kind::server_error:
+  case error_kind::timeout:
+  case error_kind::bad_reply:
+  case error_kind::node_down:
+    return true;
+  default:
+    return false;
   }
 }
 

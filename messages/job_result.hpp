@@ -108,8 +108,8 @@ struct job_result {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
-  return f(caf::meta::type_name("job_result"), x.job_id, x.answer,
-           x.rationale, x.confidence, x.evidence, x.calls, x.collapse_rounds,
+  return f(caf::meta::type_name("job_result"), x.job_id, x.answer, x.rationale,
+           x.confidence, x.evidence, x.calls, x.collapse_rounds,
            x.collapse_fallback, x.fallback_note, x.usage, x.timings, x.chunks,
            x.failures, x.partial);
 }

@@ -45,8 +45,8 @@ constexpr uint32_t reserved_output(const job_spec& spec) noexcept {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("job_spec"), x.question, x.profile, x.budget,
-           x.max_tokens, x.max_failed_fraction, x.deadline_ms,
-           x.early_collapse, x.reask_unparsable, x.model);
+           x.max_tokens, x.max_failed_fraction, x.deadline_ms, x.early_collapse,
+           x.reask_unparsable, x.model);
 }
 
 } // namespace llmmr

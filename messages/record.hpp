@@ -40,8 +40,7 @@ struct record {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record& x) {
   return f(caf::meta::type_name("record"), x.chunks, x.extracted, x.rationale,
-           x.answer, x.no_information, x.confidence, x.raw, x.status,
-           x.usage);
+           x.answer, x.no_information, x.confidence, x.raw, x.status, x.usage);
 }
 
 } // namespace llmmr

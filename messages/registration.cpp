@@ -28,11 +28,11 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<record_status>("llmmr::record_status");
   cfg.add_message_type<job_stage>("llmmr::job_stage");
   cfg.add_message_type<error_kind>("llmmr::error_kind");
-  cfg.add_error_category(caf::atom("llmmr"),
-                         [](uint8_t code, caf::atom_value category,
-                            const caf::message& ctx) {
-                           return describe(caf::error{code, category, ctx});
-                         });
+  cfg.add_error_category(
+    caf::atom("llmmr"),
+    [](uint8_t code, caf::atom_value category, const caf::message& ctx) {
+      return describe(caf::error{code, category, ctx});
+    });
 }
 
 } // namespace llmmr

@@ -26,8 +26,7 @@ struct usage {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage& x) {
-  return f(caf::meta::type_name("usage"), x.prompt_tokens,
-           x.completion_tokens);
+  return f(caf::meta::type_name("usage"), x.prompt_tokens, x.completion_tokens);
 }
 
 } // namespace llmmr
