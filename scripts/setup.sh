@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs llmmr's build dependencies from Debian's packages and builds the
+# project into ./build. Safe to run again: packages already present are not
+# reinstalled and the build is incremental.
+#
+# usage: scripts/setup.sh [--no-build] [--build-dir DIR]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir="$here/build"
+do_build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) do_build=0 ;;
+    --build-dir) build_dir=$2; shift ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "setup: unknown option '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Exactly what the build needs; nothing else.
+packages=(g++ cmake make ccache libcaf-dev libboost-dev nlohmann-json3-dev
+          libspdlog-dev doctest-dev libssl-dev openssl)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "setup: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present (${packages[*]})"
+fi
+
+if [ "$do_build" -eq 1 ]; then
+  jobs=$(nproc 2>/dev/null || echo 2)
+  echo "setup: configuring and building in $build_dir with $jobs jobs"
+  cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build_dir" -j "$jobs"
+  echo "setup: done; the program is $build_dir/bin/llmmr"
+fi

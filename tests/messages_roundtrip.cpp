@@ -1,0 +1,151 @@
+// Every message type survives CAF's binary serializer unchanged, both on its
+// own and inside a caf::message (which needs the types registered).
+
+#include <doctest/doctest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/message.hpp>
+
+#include "llmmr/messages/chunk.hpp"
+#include "llmmr/messages/job_result.hpp"
+#include "llmmr/messages/job_spec.hpp"
+#include "llmmr/messages/progress_event.hpp"
+#include "llmmr/messages/record.hpp"
+#include "llmmr/messages/registration.hpp"
+
+using namespace llmmr;
+
+namespace {
+
+template <class T>
+T round_trip(T value) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto err = sink(value);
+  REQUIRE(!err);
+  T copy{};
+  caf::binary_deserializer source{nullptr, buf};
+  err = source(copy);
+  REQUIRE(!err);
+  CHECK(source.remaining() == 0);
+  return copy;
+}
+
+record sample_record() {
+  record r;
+  r.chunks = {3, 4, 9};
+  r.extracted = "The vault code is 7-4-1.";
+  r.rationale = "Stated outright in chapter 2.";
+  r.answer = "741";
+  r.no_information = false;
+  r.confidence = 4.5;
+  r.raw = "Extracted information: ...\n答案: 741";
+  r.status = record_status::partial;
+  r.usage = {120, 40};
+  return r;
+}
+
+job_result sample_result() {
+  job_result x;
+  x.job_id = 77;
+  x.answer = "741";
+  x.rationale = "chunk 3 states it";
+  x.confidence = 5;
+  x.evidence.push_back({sample_record(), {{0, 10}, {10, 25}, {90, 100}}});
+  x.calls = {12, 3, 1};
+  x.collapse_rounds = 2;
+  x.collapse_fallback = true;
+  x.fallback_note = "dropped 1 record";
+  x.usage = {5000, 700};
+  x.timings = {1, 2, 3, 4, 10};
+  x.chunks = 12;
+  x.failures.push_back({5, {50, 60}, error_kind::timeout, "first byte"});
+  x.partial = true;
+  return x;
+}
+
+struct registered_config : caf::actor_system_config {
+  registered_config() { register_types(*this); }
+};
+
+} // namespace
+
+TEST_SUITE("messages") {
+  TEST_CASE("every message type round-trips through the binary serializer") {
+    chunk c{9, 2, {100, 250}, "第二段 text\n", 17};
+    CHECK(round_trip(c) == c);
+    CHECK(round_trip(sample_record()) == sample_record());
+    job_spec spec;
+    spec.question = "What is the code?";
+    spec.profile = task_profile::retrieval;
+    spec.budget = 8192;
+    spec.max_tokens = 256;
+    spec.max_failed_fraction = 0.25;
+    spec.deadline_ms = 60000;
+    spec.early_collapse = true;
+    spec.reask_unparsable = 2;
+    spec.model = "m";
+    CHECK(round_trip(spec) == spec);
+    CHECK(round_trip(sample_result()) == sample_result());
+    progress_event ev{1, job_stage::collapsing, 10, true, 8, 2, 1, {10, 20}, 30,
+                      40};
+    CHECK(round_trip(ev) == ev);
+    usage u{1, 2};
+    CHECK(round_trip(u) == u);
+    chunk_failure f{1, {2, 3}, error_kind::quota, "no quota"};
+    CHECK(round_trip(f) == f);
+    CHECK(round_trip(error_kind::context_length_exceeded)
+          == error_kind::context_length_exceeded);
+  }
+
+  TEST_CASE("registered types serialize inside a caf::message") {
+    registered_config cfg;
+    caf::actor_system sys{cfg};
+    auto msg = caf::make_message(sample_result(), sample_record(),
+                                 chunk{1, 2, {3, 4}, "x", 1});
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE(!sink(msg));
+    caf::message copy;
+    caf::binary_deserializer source{sys, buf};
+    REQUIRE(!source(copy));
+    REQUIRE(copy.match_elements<job_result, record, chunk>());
+    CHECK(copy.get_as<job_result>(0) == sample_result());
+    CHECK(copy.get_as<record>(1) == sample_record());
+  }
+
+  TEST_CASE("enums convert to and from their names") {
+    for (uint8_t i = 0; i <= static_cast<uint8_t>(error_kind::internal); ++i) {
+      auto kind = static_cast<error_kind>(i);
+      error_kind parsed = error_kind::none;
+      REQUIRE(from_string(to_string(kind), parsed));
+      CHECK(parsed == kind);
+    }
+    for (auto name : {"qa", "qa_zh", "code", "math", "retrieval", "summary"}) {
+      task_profile p;
+      REQUIRE(from_string(name, p));
+      CHECK(to_string(p) == name);
+    }
+    task_profile p;
+    CHECK_FALSE(from_string("QA", p));
+    record_status s;
+    CHECK(from_string("truncated", s));
+    CHECK(s == record_status::truncated);
+    job_stage st;
+    CHECK(from_string("reducing", st));
+    CHECK(to_string(job_stage::done) == "done");
+  }
+
+  TEST_CASE("llmmr errors carry their kind and description") {
+    auto err = make_error(error_kind::invalid_utf8, "byte 17");
+    CHECK(kind_of(err) == error_kind::invalid_utf8);
+    CHECK(describe(err) == "invalid_utf8: byte 17");
+    CHECK(kind_of(caf::error{}) == error_kind::none);
+    CHECK(is_transient(error_kind::rate_limited));
+    CHECK_FALSE(is_transient(error_kind::quota));
+    CHECK_FALSE(is_transient(error_kind::context_length_exceeded));
+  }
+}
