@@ -1,0 +1,89 @@
+#pragma once
+
+// Helpers shared by the tests: temporary directories, running the llmmr
+// program as a child process and collecting its output.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace llmmr::test {
+
+/// A fresh directory under the system's temp dir, removed on destruction.
+class temp_dir {
+public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  /// The directory's path.
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+  /// Writes `content` to `name` inside the directory and returns its path.
+  std::filesystem::path write(const std::string& name,
+                              const std::string& content) const;
+
+private:
+  std::filesystem::path path_;
+};
+
+/// What a finished command printed and returned.
+struct command_result {
+  /// The exit code, or 128 + signal number when killed by a signal.
+  int exit_code = -1;
+  /// Everything written to standard output.
+  std::string out;
+  /// Everything written to standard error.
+  std::string err;
+};
+
+/// Runs `argv` (argv[0] is a path), feeding `input` to its standard input,
+/// and waits up to `timeout` for it to finish (killing it after that).
+command_result
+run_command(const std::vector<std::string>& argv, const std::string& input = {},
+            std::chrono::milliseconds timeout = std::chrono::seconds{120});
+
+/// A child process running in the background, killed (SIGTERM, then SIGKILL)
+/// and reaped when this object is destroyed.
+class child_process {
+public:
+  /// Starts `argv` with standard output and error sent to `log_file`.
+  child_process(const std::vector<std::string>& argv,
+                const std::filesystem::path& log_file);
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  /// The child's process id.
+  pid_t pid() const noexcept { return pid_; }
+
+  /// Sends SIGTERM and waits up to `timeout`, then SIGKILL. Returns the exit
+  /// code as in `command_result`.
+  int stop(std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+  /// Returns whether the child is still running.
+  bool running();
+
+private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+/// Waits until `file` exists and holds a line, then returns that line;
+/// returns an empty string after `timeout`.
+std::string wait_for_line(const std::filesystem::path& file,
+                          std::chrono::milliseconds timeout
+                          = std::chrono::seconds{20});
+
+/// The path of the built `llmmr` program.
+std::string llmmr_binary();
+
+/// The source tree's root.
+std::filesystem::path source_dir();
+
+} // namespace llmmr::test
