@@ -1,0 +1,76 @@
+#include "llmmr/core/budget.hpp"
+
+#include <map>
+#include <string>
+
+#include "llmmr/messages/error_kind.hpp"
+
+namespace llmmr {
+
+namespace {
+
+/// Tokens of the template of `stage` with the question and the payload left
+/// empty (the rubric is part of the template's cost).
+caf::expected<uint32_t> template_cost(const prompt_library& prompts,
+                                      task_profile profile, prompt_stage stage,
+                                      const tokenizer& tok) {
+  std::map<std::string, std::string, std::less<>> vars{
+    {"question", ""},
+    {"chunk", ""},
+    {"records", ""},
+    {"rubric", prompts.rubric(profile)},
+  };
+  auto text = prompts.get(profile, stage).render(vars);
+  if (!text)
+    return std::move(text.error());
+  return static_cast<uint32_t>(tok.count(*text));
+}
+
+} // namespace
+
+caf::expected<call_budget> compute_budget(const job_spec& spec,
+                                          const prompt_library& prompts,
+                                          const tokenizer& tok) {
+  call_budget b;
+  b.total = spec.budget;
+  b.reserved_output = reserved_output(spec);
+  b.question_tokens = static_cast<uint32_t>(tok.count(spec.question));
+  uint32_t* template_tokens[]
+    = {&b.map_template_tokens, &b.collapse_template_tokens,
+       &b.reduce_template_tokens};
+  uint32_t* payloads[]
+    = {&b.chunk_payload, &b.collapse_payload, &b.reduce_payload};
+  for (size_t s = 0; s < prompt_stage_count; ++s) {
+    auto stage = static_cast<prompt_stage>(s);
+    auto cost = template_cost(prompts, spec.profile, stage, tok);
+    if (!cost)
+      return std::move(cost.error());
+    *template_tokens[s] = *cost;
+    // A template may repeat the question; each copy costs its tokens.
+    auto questions = static_cast<int64_t>(
+      prompts.get(spec.profile, stage).occurrences("question"));
+    auto payload = int64_t{b.total} - int64_t{*cost}
+                   - questions * int64_t{b.question_tokens}
+                   - int64_t{b.reserved_output};
+    if (payload < int64_t{min_payload_tokens}) {
+      std::string what = "per-call budget L=" + std::to_string(b.total)
+                         + " leaves " + std::to_string(payload)
+                         + " tokens for the " + to_string(stage) + " payload ("
+                         + to_string(stage) + " template "
+                         + std::to_string(*cost) + " + question "
+                         + std::to_string(b.question_tokens);
+      if (questions > 1)
+        what += " x" + std::to_string(questions);
+      what += " + reserved output " + std::to_string(b.reserved_output)
+              + "); need at least " + std::to_string(min_payload_tokens)
+              + ": raise the budget, lower max_tokens or shorten the question"
+                " (tokenizer: "
+              + tok.name() + ")";
+      return make_error(error_kind::budget, std::move(what));
+    }
+    *payloads[s] = static_cast<uint32_t>(payload);
+  }
+  return b;
+}
+
+} // namespace llmmr
