@@ -8,6 +8,7 @@
 
 #include <caf/expected.hpp>
 
+#include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/usage.hpp"
 
 namespace llmmr {
@@ -54,6 +55,8 @@ struct chat_reply {
   uint32_t attempts = 1;
   /// Time from sending the request to the last byte, in microseconds.
   uint64_t latency_us = 0;
+  /// True when the server reported no usage and `usage` is an estimate.
+  bool usage_estimated = false;
 };
 
 /// Receives the outcome of one call: a reply or a typed `llmmr` error.
@@ -61,6 +64,24 @@ using reply_handler = std::function<void(caf::expected<chat_reply>)>;
 
 /// Receives streamed text deltas as they arrive.
 using delta_handler = std::function<void(std::string_view)>;
+
+/// What decorators (retry, endpoint pool) learn about one attempt besides
+/// its outcome.
+struct attempt_info {
+  /// The failure is transient: the same request may succeed later.
+  bool retryable = false;
+  /// A delay the server asked for (`retry-after-ms`, `retry-after`,
+  /// `x-ratelimit-reset-*`), in milliseconds; negative when none.
+  int64_t retry_after_ms = -1;
+  /// A short reason for logs, e.g. "429 rate_limit_exceeded", "timeout".
+  std::string reason;
+  /// The endpoint that was tried (base URL, never the API key).
+  std::string endpoint;
+};
+
+/// Receives the outcome of one attempt together with facts for decorators.
+using attempt_handler
+  = std::function<void(caf::expected<chat_reply>, attempt_info)>;
 
 /// The one interface every LLM call of llmmr goes through.
 ///
@@ -79,6 +100,26 @@ public:
 
   /// Returns the number of calls started but not yet completed.
   virtual size_t outstanding() const = 0;
+
+  /// Makes exactly one attempt (no retries) and reports it with the facts a
+  /// retrying decorator needs. The default forwards to `chat` and derives
+  /// `retryable` from the error kind.
+  virtual void try_chat(chat_request req, attempt_handler done,
+                        delta_handler on_delta = {}) {
+    chat(
+      std::move(req),
+      [done = std::move(done)](caf::expected<chat_reply> res) {
+        attempt_info info;
+        if (!res) {
+          info.retryable = is_transient(kind_of(res.error()));
+          info.reason = to_string(kind_of(res.error()));
+        } else {
+          info.endpoint = res->endpoint;
+        }
+        done(std::move(res), std::move(info));
+      },
+      std::move(on_delta));
+  }
 };
 
 } // namespace llmmr

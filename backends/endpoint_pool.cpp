@@ -1,0 +1,143 @@
+#include "llmmr/backends/endpoint_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace llmmr {
+
+endpoint_pool::endpoint_pool(std::vector<member> members, routing_options opts,
+                             clock_fn clock)
+  : opts_(opts), clock_(std::move(clock)) {
+  if (!clock_)
+    clock_ = [] { return std::chrono::steady_clock::now(); };
+  if (opts_.bench_after_failures == 0)
+    opts_.bench_after_failures = 1;
+  for (auto& m : members) {
+    slot s;
+    s.m = std::move(m);
+    slots_.push_back(std::move(s));
+  }
+}
+
+endpoint_pool::~endpoint_pool() {
+  std::vector<std::shared_ptr<llm_client>> clients;
+  {
+    std::lock_guard guard{mtx_};
+    closing_ = true;
+    for (auto& s : slots_)
+      clients.push_back(std::move(s.m.client));
+  }
+  clients.clear(); // joins the endpoints; their handlers see closing_
+}
+
+void endpoint_pool::chat(chat_request req, reply_handler done,
+                         delta_handler on_delta) {
+  try_chat(
+    std::move(req),
+    [done = std::move(done)](caf::expected<chat_reply> res, attempt_info) {
+      done(std::move(res));
+    },
+    std::move(on_delta));
+}
+
+size_t endpoint_pool::pick(std::chrono::steady_clock::time_point now) {
+  // Wake endpoints whose rest is over; one more failure benches them again.
+  for (auto& s : slots_) {
+    if (s.benched && now - s.benched_at >= opts_.bench_cooldown) {
+      s.benched = false;
+      s.failures = opts_.bench_after_failures - 1;
+      spdlog::info("llmmr: endpoint {} is back from its cool-down", s.m.name);
+    }
+  }
+  size_t best = slots_.size();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const auto& s = slots_[i];
+    if (s.benched)
+      continue;
+    if (best == slots_.size() || s.outstanding < slots_[best].outstanding
+        || (s.outstanding == slots_[best].outstanding
+            && s.last_pick < slots_[best].last_pick))
+      best = i;
+  }
+  if (best == slots_.size()) {
+    // Everything is benched: try the one benched least recently.
+    best = 0;
+    for (size_t i = 1; i < slots_.size(); ++i)
+      if (slots_[i].benched_at < slots_[best].benched_at)
+        best = i;
+  }
+  return best;
+}
+
+void endpoint_pool::try_chat(chat_request req, attempt_handler done,
+                             delta_handler on_delta) {
+  std::shared_ptr<llm_client> client;
+  size_t index = 0;
+  {
+    std::unique_lock guard{mtx_};
+    if (closing_ || slots_.empty()) {
+      guard.unlock();
+      attempt_info info;
+      info.reason = "cancelled";
+      done(make_error(error_kind::cancelled, "the endpoint pool is closed"),
+           std::move(info));
+      return;
+    }
+    auto now = clock_();
+    index = pick(now);
+    auto& s = slots_[index];
+    ++s.outstanding;
+    ++s.routed;
+    s.last_pick = now;
+    ++outstanding_;
+    client = s.m.client;
+  }
+  client->try_chat(
+    std::move(req),
+    [this, index, done = std::move(done)](caf::expected<chat_reply> res,
+                                          attempt_info info) {
+      bool transient = !res && info.retryable;
+      report(index, static_cast<bool>(res), transient);
+      done(std::move(res), std::move(info));
+    },
+    std::move(on_delta));
+}
+
+void endpoint_pool::report(size_t index, bool ok, bool transient) {
+  std::lock_guard guard{mtx_};
+  --outstanding_;
+  if (closing_)
+    return;
+  auto& s = slots_[index];
+  --s.outstanding;
+  if (ok || !transient) {
+    // A non-transient failure (e.g. a bad request) says nothing about the
+    // endpoint's health.
+    if (ok)
+      s.failures = 0;
+    return;
+  }
+  if (++s.failures >= opts_.bench_after_failures && !s.benched) {
+    s.benched = true;
+    s.benched_at = clock_();
+    ++s.times_benched;
+    spdlog::warn("llmmr: benching endpoint {} for {} ms after {} failures "
+                 "in a row",
+                 s.m.name, opts_.bench_cooldown.count(), s.failures);
+  }
+}
+
+size_t endpoint_pool::outstanding() const {
+  std::lock_guard guard{mtx_};
+  return outstanding_;
+}
+
+std::vector<pool_member_status> endpoint_pool::status() const {
+  std::lock_guard guard{mtx_};
+  std::vector<pool_member_status> result;
+  for (const auto& s : slots_)
+    result.push_back(pool_member_status{s.m.name, s.outstanding, s.failures,
+                                        s.benched, s.times_benched, s.routed});
+  return result;
+}
+
+} // namespace llmmr
