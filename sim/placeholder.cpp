@@ -1,1 +1,0 @@
-int llmmr_sim_placeholder_ = 0;
