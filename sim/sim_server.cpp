@@ -700,6 +700,9 @@ struct sim_server::impl {
         if (stopping)
           co_return;
         update([](sim_stats& s) { ++s.connections_accepted; });
+        // Small SSE events must leave at once, not wait for Nagle's timer.
+        boost::system::error_code nodelay_ec;
+        sock.set_option(tcp::no_delay{true}, nodelay_ec);
         std::unique_ptr<channel> ch;
         if (ssl_ctx)
           ch = std::make_unique<tls_channel>(std::move(sock), *ssl_ctx);
