@@ -5,6 +5,8 @@
 #include "llmmr/messages/chunk.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
+#include "llmmr/messages/job_stats.hpp"
+#include "llmmr/messages/map_task.hpp"
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
 
@@ -24,6 +26,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<stage_timings>("llmmr::stage_timings");
   cfg.add_message_type<job_result>("llmmr::job_result");
   cfg.add_message_type<progress_event>("llmmr::progress_event");
+  cfg.add_message_type<job_stats>("llmmr::job_stats");
+  cfg.add_message_type<map_task>("llmmr::map_task");
+  cfg.add_message_type<map_outcome>("llmmr::map_outcome");
   cfg.add_message_type<task_profile>("llmmr::task_profile");
   cfg.add_message_type<record_status>("llmmr::record_status");
   cfg.add_message_type<job_stage>("llmmr::job_stage");

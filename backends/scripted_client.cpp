@@ -1,0 +1,147 @@
+#include "llmmr/backends/scripted_client.hpp"
+
+#include <utility>
+
+#include "llmmr/messages/error_kind.hpp"
+
+namespace llmmr {
+
+scripted_client::scripted_client(script fn, mode m)
+  : script_(std::move(fn)), mode_(m) {
+  // nop
+}
+
+void scripted_client::chat(chat_request req, reply_handler done,
+                           delta_handler) {
+  std::string cls;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++calls_;
+    ++outstanding_;
+    if (outstanding_ > max_in_flight_)
+      max_in_flight_ = outstanding_;
+    log_.push_back(req);
+    if (classifier_) {
+      cls = classifier_(req);
+      auto n = ++class_outstanding_[cls];
+      auto& hwm = class_max_[cls];
+      if (n > hwm)
+        hwm = n;
+    }
+    if (mode_ == mode::deferred) {
+      pending_.push_back(call{std::move(req), std::move(done), std::move(cls)});
+      return;
+    }
+  }
+  run(call{std::move(req), std::move(done), std::move(cls)});
+}
+
+void scripted_client::run(call c) {
+  script fn;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    fn = script_;
+  }
+  caf::expected<chat_reply> res
+    = fn ? fn(c.req)
+         : caf::expected<chat_reply>{
+           make_error(error_kind::internal, "scripted_client has no script")};
+  if (res && res->usage.prompt_tokens == 0
+      && res->usage.completion_tokens == 0) {
+    size_t bytes = 0;
+    for (auto& m : c.req.messages)
+      bytes += m.content.size();
+    res->usage.prompt_tokens = bytes / 4 + 1;
+    res->usage.completion_tokens = res->text.size() / 4 + 1;
+    res->usage_estimated = true;
+  }
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    --outstanding_;
+    if (auto i = class_outstanding_.find(c.cls);
+        i != class_outstanding_.end() && i->second > 0)
+      --i->second;
+  }
+  c.done(std::move(res));
+}
+
+size_t scripted_client::outstanding() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return outstanding_;
+}
+
+size_t scripted_client::max_in_flight() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return max_in_flight_;
+}
+
+size_t scripted_client::calls() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return calls_;
+}
+
+std::vector<chat_request> scripted_client::requests() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return log_;
+}
+
+size_t scripted_client::pending() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return pending_.size();
+}
+
+size_t scripted_client::complete(size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    call c;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (pending_.empty())
+        break;
+      c = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    run(std::move(c));
+    ++done;
+  }
+  return done;
+}
+
+size_t scripted_client::complete_all() {
+  return complete(pending());
+}
+
+void scripted_client::set_classifier(
+  std::function<std::string(const chat_request&)> fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  classifier_ = std::move(fn);
+}
+
+size_t scripted_client::max_in_flight(const std::string& cls) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = class_max_.find(cls);
+  return i != class_max_.end() ? i->second : 0;
+}
+
+void scripted_client::set_script(script fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  script_ = std::move(fn);
+}
+
+chat_reply scripted_client::reply(std::string text, std::string finish_reason) {
+  chat_reply out;
+  out.text = std::move(text);
+  out.finish_reason = std::move(finish_reason);
+  out.endpoint = "scripted";
+  return out;
+}
+
+const std::string& scripted_client::prompt_of(const chat_request& req) {
+  static const std::string empty;
+  for (auto i = req.messages.rbegin(); i != req.messages.rend(); ++i)
+    if (i->role == "user")
+      return i->content;
+  return req.messages.empty() ? empty : req.messages.back().content;
+}
+
+} // namespace llmmr

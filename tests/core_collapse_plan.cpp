@@ -1,0 +1,224 @@
+// Unit tests of the pure collapse logic (method.md section 4).
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "llmmr/core/collapse_plan.hpp"
+
+using namespace llmmr;
+
+namespace {
+
+/// One "token" per byte of the fields plus a header of 5.
+size_t measure(const record& r) {
+  return 5 + r.extracted.size() + r.rationale.size() + r.answer.size();
+}
+
+record make_rec(uint32_t chunk, size_t bytes, double conf = 3) {
+  record r;
+  r.chunks = {chunk};
+  r.extracted = std::string(bytes / 2, 'e');
+  r.rationale = std::string(bytes - bytes / 2, 'r');
+  r.answer = "";
+  r.confidence = conf;
+  return r;
+}
+
+size_t total(const std::vector<record>& xs) {
+  size_t n = 0;
+  for (auto& x : xs)
+    n += measure(x);
+  return n;
+}
+
+} // namespace
+
+TEST_SUITE("core") {
+
+  TEST_CASE("collapse_plan: fits and greedy in-order packing") {
+    std::vector<size_t> sizes{30, 30, 30, 50, 10, 10};
+    CHECK(fits(sizes, 160));
+    CHECK_FALSE(fits(sizes, 159));
+    auto groups = pack_groups(sizes, 70);
+    REQUIRE(groups.size() == 3);
+    CHECK(groups[0] == collapse_group{0, 2, 60, false});
+    CHECK(groups[1] == collapse_group{2, 3, 30, false});
+    CHECK(groups[2] == collapse_group{3, 6, 70, false});
+  }
+
+  TEST_CASE("collapse_plan: a record larger than the budget is a group alone") {
+    std::vector<size_t> sizes{10, 200, 10, 10};
+    auto groups = pack_groups(sizes, 50);
+    REQUIRE(groups.size() == 3);
+    CHECK(groups[0] == collapse_group{0, 1, 10, false});
+    CHECK(groups[1] == collapse_group{1, 2, 200, true});
+    CHECK(groups[2] == collapse_group{2, 4, 20, false});
+    CHECK(pack_groups(std::vector<size_t>{}, 10).empty());
+  }
+
+  TEST_CASE("collapse_plan: provenance is the sorted union") {
+    std::vector<record> xs(3);
+    xs[0].chunks = {4, 7};
+    xs[1].chunks = {2};
+    xs[2].chunks = {7, 9};
+    CHECK(merge_provenance(xs) == std::vector<uint32_t>{2, 4, 7, 9});
+  }
+
+  TEST_CASE("collapse_plan: cut_utf8 never splits a character") {
+    std::string s = "ab\xC3\xA9"
+                    "cd"; // "abécd"
+    CHECK(cut_utf8(s, 3) == "ab");
+    CHECK(cut_utf8(s, 4) == "ab\xC3\xA9");
+    CHECK(cut_utf8(s, 100) == s);
+  }
+
+  TEST_CASE("collapse_plan: truncate_to_fit shrinks an oversized record") {
+    auto r = make_rec(0, 1000);
+    r.answer = "42";
+    CHECK(truncate_to_fit(r, 100, measure));
+    CHECK(measure(r) <= 100);
+    CHECK(r.answer == "42"); // rationale and extracted go first
+    auto small = make_rec(1, 10);
+    CHECK_FALSE(truncate_to_fit(small, 100, measure));
+  }
+
+  TEST_CASE("collapse_plan: force_fit cuts rationale, then drops the weakest") {
+    std::vector<record> xs{make_rec(0, 40, 5), make_rec(1, 40, 1),
+                           make_rec(2, 40, 3)};
+    // Only cutting the weakest rationale is needed.
+    auto a = xs;
+    auto rep = force_fit(a, total(a) - 10, measure);
+    CHECK(rep.truncated == 1);
+    CHECK(rep.dropped == 0);
+    CHECK(a[1].rationale.size() < 20);
+    CHECK(a[0].rationale.size() == 20);
+    // A tight budget drops the lowest-confidence records, keeping order.
+    auto b = xs;
+    rep = force_fit(b, 30, measure);
+    CHECK(rep.dropped == 2);
+    REQUIRE(b.size() == 1);
+    CHECK(b[0].chunks == std::vector<uint32_t>{0});
+    CHECK(rep.dropped_chunks == std::vector<uint32_t>{1, 2});
+    CHECK(total(b) <= 30);
+  }
+
+  TEST_CASE("collapse_planner: rounds until it fits, provenance kept") {
+    std::vector<record> xs;
+    for (uint32_t i = 0; i < 16; ++i)
+      xs.push_back(make_rec(i, 20)); // 25 each, 400 total
+    collapse_planner p{{60, 8}, measure};
+    auto round = p.begin(xs);
+    while (!round.empty()) {
+      std::vector<std::optional<record>> outs;
+      for (auto& g : round) {
+        // The model merges a group into one record of 20 bytes.
+        outs.push_back(make_rec(999, 20));
+        (void)g;
+      }
+      round = p.advance(std::move(outs));
+    }
+    CHECK(p.done());
+    CHECK_FALSE(p.fallback());
+    CHECK(p.rounds() >= 2);
+    CHECK(p.total() <= 60);
+    std::vector<uint32_t> all;
+    for (auto& r : p.records())
+      all.insert(all.end(), r.chunks.begin(), r.chunks.end());
+    std::sort(all.begin(), all.end());
+    std::vector<uint32_t> expected(16);
+    std::iota(expected.begin(), expected.end(), 0u);
+    CHECK(all == expected);
+  }
+
+  TEST_CASE("collapse_planner: no round needed when the records fit") {
+    collapse_planner p{{1000, 8}, measure};
+    CHECK(p.begin({make_rec(0, 10), make_rec(1, 10)}).empty());
+    CHECK(p.done());
+    CHECK(p.rounds() == 0);
+    CHECK(p.records().size() == 2);
+  }
+
+  TEST_CASE("collapse_planner: terminates when outputs never shrink") {
+    // Property: whatever the model returns (here: outputs at least as large as
+    // all inputs together, or failures), the planner ends within the round
+    // limit with records that fit and reports the fallback.
+    std::mt19937 rng{42};
+    for (int trial = 0; trial < 50; ++trial) {
+      std::uniform_int_distribution<size_t> n_dist{1, 40};
+      std::uniform_int_distribution<size_t> sz_dist{1, 300};
+      std::uniform_int_distribution<int> conf_dist{0, 10};
+      std::vector<record> xs;
+      auto n = n_dist(rng);
+      for (uint32_t i = 0; i < n; ++i)
+        xs.push_back(make_rec(i, sz_dist(rng), conf_dist(rng) / 2.0));
+      size_t budget = 100 + trial * 3;
+      collapse_planner p{{budget, 1000}, measure};
+      auto round = p.begin(xs);
+      int guard = 0;
+      while (!round.empty()) {
+        REQUIRE(++guard < 1000);
+        std::vector<std::optional<record>> outs;
+        for (auto& g : round) {
+          if (trial % 3 == 0) {
+            outs.push_back(std::nullopt); // every call fails
+            continue;
+          }
+          size_t in = 0;
+          for (auto& r : g)
+            in += measure(r);
+          outs.push_back(make_rec(0, in + 7, 2)); // grows
+        }
+        round = p.advance(std::move(outs));
+      }
+      CHECK(p.done());
+      CHECK(p.total() <= budget);
+      if (total(xs) > budget && trial % 3 != 0) {
+        CHECK(p.fallback());
+        CHECK_FALSE(p.note().empty());
+      }
+    }
+  }
+
+  TEST_CASE("collapse_planner: the round limit ends a slow collapse") {
+    std::vector<record> xs;
+    for (uint32_t i = 0; i < 8; ++i)
+      xs.push_back(make_rec(i, 95)); // 100 each
+    collapse_planner p{{200, 2}, measure};
+    auto round = p.begin(xs);
+    while (!round.empty()) {
+      std::vector<std::optional<record>> outs;
+      for (auto& g : round) {
+        size_t in = 0;
+        for (auto& r : g)
+          in += measure(r);
+        outs.push_back(make_rec(0, in - 10, 3)); // shrinks, but barely
+      }
+      round = p.advance(std::move(outs));
+    }
+    CHECK(p.rounds() == 2);
+    CHECK(p.fallback());
+    CHECK(p.note().find("after 2 collapse rounds") != std::string::npos);
+    CHECK(p.total() <= 200);
+  }
+
+  TEST_CASE("collapse_planner: the filter runs before every round") {
+    std::vector<record> xs{make_rec(0, 50), make_rec(1, 50), make_rec(2, 50)};
+    xs[1].no_information = true;
+    collapse_planner p{{120, 8}, measure, [](std::vector<record> in) {
+                         std::vector<record> out;
+                         for (auto& r : in)
+                           if (!r.no_information)
+                             out.push_back(std::move(r));
+                         return out;
+                       }};
+    CHECK(p.begin(xs).empty());
+    CHECK(p.records().size() == 2);
+  }
+
+} // TEST_SUITE
