@@ -1,0 +1,27 @@
+// `llmmr bench` runs end to end on small sizes and reports every figure.
+// Only the presence and sanity of the figures is checked, never their speed.
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+
+using namespace llmmr::test;
+
+TEST_SUITE("cli") {
+  TEST_CASE("bench reports chunking, pipeline and memory figures") {
+    auto res
+      = run_command({llmmr_binary(), "bench", "--chunk-tokens", "50000",
+                     "--job-tokens", "20000", "--ttft-ms", "1", "--json"});
+    REQUIRE_MESSAGE(res.exit_code == 0, res.err);
+    auto figures = nlohmann::json::parse(res.out);
+    CHECK(figures.at("chunking").at("chunks").get<int>() > 0);
+    CHECK(figures.at("chunking").at("ratio_to_baseline").get<double>() > 0);
+    CHECK(figures.at("pipeline").at("chunks").get<int>() > 0);
+    CHECK(figures.at("pipeline").at("calls").get<int>()
+          > figures.at("pipeline").at("chunks").get<int>());
+    CHECK(figures.at("pipeline").at("ratio_to_ideal").get<double>() > 0);
+    CHECK(figures.contains("memory"));
+  }
+}
