@@ -31,12 +31,8 @@ endpoint_pool::~endpoint_pool() {
 
 void endpoint_pool::chat(chat_request req, reply_handler done,
                          delta_handler on_delta) {
-  try_chat(
-    std::move(req),
-    [done = std::move(done)](caf::expected<chat_reply> res, attempt_info) {
-      done(std::move(res));
-    },
-    std::move(on_delta));
+  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
+           std::move(on_delta));
 }
 
 size_t endpoint_pool::pick(std::chrono::steady_clock::time_point now) {

@@ -748,12 +748,8 @@ void http_client::shutdown() {
 
 void http_client::chat(chat_request req, reply_handler done,
                        delta_handler on_delta) {
-  try_chat(
-    std::move(req),
-    [done = std::move(done)](caf::expected<chat_reply> res, attempt_info) {
-      done(std::move(res));
-    },
-    std::move(on_delta));
+  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
+           std::move(on_delta));
 }
 
 void http_client::try_chat(chat_request req, attempt_handler done,

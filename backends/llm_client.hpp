@@ -83,6 +83,14 @@ struct attempt_info {
 using attempt_handler
   = std::function<void(caf::expected<chat_reply>, attempt_info)>;
 
+/// Adapts a `reply_handler` to an `attempt_handler` that ignores the
+/// attempt's facts, for clients whose `chat` is a plain `try_chat`.
+inline attempt_handler ignore_attempt_info(reply_handler done) {
+  return [done = std::move(done)](caf::expected<chat_reply> res, attempt_info) {
+    done(std::move(res));
+  };
+}
+
 /// The one interface every LLM call of llmmr goes through.
 ///
 /// Implementations call `done` exactly once per `chat` call, from a thread of

@@ -5,18 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmmr/core/ascii.hpp"
+
 namespace llmmr {
 
 namespace {
 
 using json = nlohmann::json;
 
-std::string lower(std::string_view x) {
-  std::string result{x};
-  for (auto& c : result)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return result;
-}
+using ascii::lower;
 
 std::string as_text(const json& x) {
   if (x.is_string())

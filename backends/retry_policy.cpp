@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "llmmr/backends/profile.hpp"
+#include "llmmr/core/ascii.hpp"
 
 namespace llmmr {
 
@@ -13,21 +14,9 @@ using namespace std::chrono;
 
 namespace {
 
-bool iequals(std::string_view x, std::string_view y) {
-  return x.size() == y.size()
-         && std::equal(x.begin(), x.end(), y.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a))
-                     == std::tolower(static_cast<unsigned char>(b));
-            });
-}
+using ascii::iequals;
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.front())))
-    x.remove_prefix(1);
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.back())))
-    x.remove_suffix(1);
-  return x;
-}
+using ascii::trim;
 
 std::optional<double> parse_number(std::string_view x) {
   double value = 0;

@@ -37,12 +37,8 @@ void retrying_client::set_clock(clock_fn fn) {
 
 void retrying_client::chat(chat_request req, reply_handler done,
                            delta_handler on_delta) {
-  try_chat(
-    std::move(req),
-    [done = std::move(done)](caf::expected<chat_reply> res, attempt_info) {
-      done(std::move(res));
-    },
-    std::move(on_delta));
+  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
+           std::move(on_delta));
 }
 
 void retrying_client::try_chat(chat_request req, attempt_handler done,

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmmr/config/settings_schema.hpp"
+#include "llmmr/core/ascii.hpp"
 
 extern char** environ;
 
@@ -25,20 +26,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.front())))
-    x.remove_prefix(1);
-  while (!x.empty() && std::isspace(static_cast<unsigned char>(x.back())))
-    x.remove_suffix(1);
-  return x;
-}
-
-std::string lower(std::string_view x) {
-  std::string result{x};
-  for (auto& c : result)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return result;
-}
+using ascii::lower;
+using ascii::trim;
 
 // -- integers -----------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmmr/core/ascii.hpp"
 #include "llmmr/core/calibration.hpp"
 
 namespace llmmr {
@@ -22,10 +23,7 @@ constexpr std::string_view close_lenticular = "\xE3\x80\x91"; // 】
 constexpr std::string_view fullwidth_lparen = "\xEF\xBC\x88"; // （
 constexpr std::string_view fullwidth_rparen = "\xEF\xBC\x89"; // ）
 
-bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'
-         || c == '\v';
-}
+using ascii::is_space;
 
 bool is_ascii_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
@@ -36,23 +34,11 @@ bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
 
-char to_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_space(s.front()))
-    s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back()))
-    s.remove_suffix(1);
-  return s;
-}
+using ascii::to_lower;
+using ascii::trim;
 
 std::string lower_ascii(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = to_lower(c);
-  return out;
+  return ascii::lower(s);
 }
 
 /// Case-insensitive (ASCII) prefix test.

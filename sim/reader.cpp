@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "llmmr/core/ascii.hpp"
 #include "llmmr/core/builtin_prompts.hpp"
 
 namespace llmmr::sim {
@@ -14,25 +15,9 @@ namespace {
 
 // -- small string helpers ----------------------------------------------------
 
-bool is_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
-         || c == '\v';
-}
-
-std::string_view trim(std::string_view x) noexcept {
-  while (!x.empty() && is_space(x.front()))
-    x.remove_prefix(1);
-  while (!x.empty() && is_space(x.back()))
-    x.remove_suffix(1);
-  return x;
-}
-
-std::string lower(std::string_view x) {
-  std::string result{x};
-  for (auto& c : result)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return result;
-}
+using ascii::is_space;
+using ascii::lower;
+using ascii::trim;
 
 bool starts_with_ci(std::string_view x, std::string_view prefix) {
   if (x.size() < prefix.size())
