@@ -1,0 +1,192 @@
+// `llmmr ask`: answers a question over a document through the whole
+// pipeline (map, collapse, reduce) against the configured endpoints.
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "llmmr/actors/pipeline.hpp"
+#include "llmmr/config/settings.hpp"
+#include "llmmr/core/approx_tokenizer.hpp"
+#include "llmmr/messages/error_kind.hpp"
+#include "llmmr/messages/registration.hpp"
+#include "llmmr/tools/args.hpp"
+#include "llmmr/tools/cli_support.hpp"
+#include "llmmr/tools/command.hpp"
+#include "llmmr/tools/document_reader.hpp"
+
+namespace llmmr::cli {
+
+namespace {
+
+constexpr option_spec ask_options[] = {
+  {"doc", true, "FILE  the document; '-' reads standard input"},
+  {"question", true, "TEXT  the question to answer"},
+  {"task", true, "T  qa|qa_zh|code|math|retrieval|summary (job.task)"},
+  {"endpoint", true, "URL  base URL of the server (endpoints[0].url)"},
+  {"model", true, "M  model name to request (job.model)"},
+  {"api-key-env", true,
+   "VAR  variable holding the API key (endpoints[0].api_key_env)"},
+  {"config", true, "F  JSON configuration file"},
+  {"budget", true, "N  token budget of one call (job.budget)"},
+  {"max-tokens", true, "N  reserved output tokens (job.max_tokens)"},
+  {"set", true, "KEY=VALUE  any configuration key, e.g. pipeline.mappers=4"},
+  {"json", false, "print the result as one JSON object"},
+  {"quiet", false, "no progress on stderr"},
+};
+
+constexpr std::string_view synopsis
+  = "--doc FILE|- --question TEXT [--task qa] [--endpoint URL] [--model M] "
+    "[--api-key-env VAR] [--config F] [--budget N] [--max-tokens N] "
+    "[--set KEY=VALUE ...] [--json] [--quiet]";
+
+/// Turns the flags into configuration overrides, in a fixed order so that
+/// `--set` (last) wins.
+caf::expected<settings_sources> make_sources(const parsed_args& args) {
+  settings_sources src;
+  src.file = args.get("config").value_or("");
+  src.environment = current_environment();
+  auto add = [&](std::string_view flag, std::string key) {
+    if (auto value = args.get(flag))
+      src.overrides.emplace_back(std::move(key), *value);
+  };
+  add("endpoint", "endpoints[0].url");
+  add("api-key-env", "endpoints[0].api_key_env");
+  add("model", "job.model");
+  add("task", "job.task");
+  add("budget", "job.budget");
+  add("max-tokens", "job.max_tokens");
+  for (const auto& kv : args.all("set")) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return make_error(error_kind::usage,
+                        "--set expects KEY=VALUE, got '" + kv + "'");
+    src.overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return src;
+}
+
+int run_ask(arg_list raw) {
+  auto args = parse_args("ask", raw, ask_options);
+  if (!args) {
+    print_error("ask", args.error());
+    return exit_usage;
+  }
+  if (args->has("help")) {
+    print_usage("ask", synopsis, ask_options);
+    return exit_ok;
+  }
+  auto usage_error = [](std::string text) {
+    print_error("ask", make_error(error_kind::usage, std::move(text)));
+    return exit_usage;
+  };
+  if (!args->positional.empty())
+    return usage_error("unexpected argument '" + args->positional.front()
+                       + "'");
+  auto doc = args->get("doc");
+  if (!doc || doc->empty())
+    return usage_error("--doc FILE (or '-' for standard input) is required");
+  auto question = args->get("question");
+  if (!question || question->empty())
+    return usage_error("--question TEXT is required");
+  for (auto flag : {"budget", "max-tokens"})
+    if (auto x = args->get_uint(flag); !x) {
+      print_error("ask", x.error());
+      return exit_usage;
+    }
+  auto src = make_sources(*args);
+  if (!src) {
+    print_error("ask", src.error());
+    return exit_usage;
+  }
+  auto cfg = load_settings(*src);
+  if (!cfg) {
+    print_error("ask", cfg.error());
+    return exit_config;
+  }
+  if (auto err = configure_logging(*cfg)) {
+    print_error("ask", err);
+    return exit_config;
+  }
+  // Input errors come before endpoint errors: check the file first.
+  if (*doc != "-") {
+    FILE* f = std::fopen(doc->c_str(), "rb");
+    if (f == nullptr) {
+      print_error("ask",
+                  make_error(error_kind::input, "cannot open '" + *doc + "': "
+                                                  + std::strerror(errno)));
+      return exit_input;
+    }
+    std::fclose(f);
+  }
+  auto spec = cfg->to_job_spec(*question);
+  auto be = connect_backend(*cfg);
+  if (!be) {
+    print_error("ask", be.error());
+    return exit_code_for(be.error());
+  }
+  if (auto note = fit_budget(spec, be->context_window); !note.empty())
+    std::fprintf(stderr, "llmmr ask: %s\n", note.c_str());
+  caf::actor_system_config sys_cfg;
+  register_types(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  auto pipeline = spawn_pipeline(sys, to_pipeline_options(*cfg), be->client,
+                                 std::make_shared<approx_tokenizer>());
+  if (!pipeline) {
+    print_error("ask", pipeline.error());
+    return exit_code_for(pipeline.error());
+  }
+  auto mode
+    = args->has("quiet") ? progress_mode::none : default_progress_mode();
+  auto path = *doc;
+  uint64_t size_hint = 0;
+  if (path != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) {
+      auto n = std::filesystem::file_size(path, ec);
+      size_hint = ec ? 0 : n;
+    }
+  }
+  auto outcome = run_streamed_job(
+    sys, *pipeline, std::move(spec),
+    [&path](const std::function<caf::error(std::string_view)>& consume) {
+      return read_document(path, consume);
+    },
+    mode, size_hint);
+  pipeline->stop();
+  auto code = exit_code_for(outcome);
+  if (!outcome.result) {
+    print_error("ask", outcome.result.error());
+    const auto& last = outcome.last;
+    if (last.chunks_total > 0)
+      std::fprintf(stderr,
+                   "llmmr ask: %u of %u chunks mapped, %u failed before the "
+                   "job ended\n",
+                   last.chunks_mapped, last.chunks_total, last.chunks_failed);
+    return code;
+  }
+  const auto& res = *outcome.result;
+  if (args->has("json")) {
+    std::printf("%s\n", to_json(res).dump(2).c_str());
+  } else {
+    std::printf("%s\n", res.answer.c_str());
+    if (mode != progress_mode::none || res.partial)
+      print_summary(stderr, res);
+  }
+  std::fflush(stdout);
+  return code;
+}
+
+const bool registered
+  = register_command({"ask", "answer a question over a document", run_ask});
+
+} // namespace
+
+} // namespace llmmr::cli

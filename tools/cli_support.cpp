@@ -1,0 +1,593 @@
+#include "llmmr/tools/cli_support.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "llmmr/backends/client_factory.hpp"
+#include "llmmr/backends/discovery.hpp"
+#include "llmmr/messages/error_kind.hpp"
+#include "llmmr/tools/command.hpp"
+
+namespace llmmr::cli {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+uint64_t micros_since(clock_type::time_point t0) {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
+                                                          - t0)
+      .count());
+}
+
+std::chrono::milliseconds ms(uint64_t x) {
+  return std::chrono::milliseconds{static_cast<int64_t>(x)};
+}
+
+caf::error with_endpoint(const caf::error& err, const std::string& url) {
+  auto text = describe(err);
+  // describe() reads "kind: text"; keep only the text.
+  if (auto pos = text.find(": "); pos != std::string::npos)
+    text = text.substr(pos + 2);
+  return make_error(kind_of(err), "endpoint " + url + ": " + text);
+}
+
+// -- progress printer ---------------------------------------------------------
+
+using progress_tick_atom = caf::atom_constant<caf::atom("prog_tick")>;
+using progress_done_atom = caf::atom_constant<caf::atom("prog_done")>;
+using progress_bytes_atom = caf::atom_constant<caf::atom("prog_bytes")>;
+
+/// Receives a job's progress events and draws them on stderr. Answers
+/// `progress_done_atom` with the last event and quits.
+class progress_printer : public caf::event_based_actor {
+public:
+  progress_printer(caf::actor_config& cfg, progress_mode mode,
+                   uint64_t size_hint)
+    : caf::event_based_actor(cfg), mode_(mode), size_hint_(size_hint) {
+    // nop
+  }
+
+  caf::behavior make_behavior() override {
+    started_ = clock_type::now();
+    schedule_tick();
+    return {
+      [this](progress_event& ev) {
+        bool changed = !have_ || ev.stage != last_.stage
+                       || ev.collapse_round != last_.collapse_round;
+        last_ = ev;
+        have_ = true;
+        dirty_ = true;
+        if (changed)
+          draw();
+      },
+      [this](progress_bytes_atom, uint64_t bytes) {
+        bytes_acked_ = bytes;
+        dirty_ = true;
+      },
+      [this](progress_tick_atom) {
+        // Redraw on every tick, also without news: the elapsed time moves
+        // and a quiet stage (a long reduce call) still shows signs of life.
+        auto final_stage
+          = last_.stage == job_stage::done || last_.stage == job_stage::failed;
+        if (dirty_ || (have_ && !final_stage))
+          draw();
+        schedule_tick();
+      },
+      [this](progress_done_atom) {
+        if (dirty_)
+          draw();
+        if (mode_ == progress_mode::bar && drawn_) {
+          std::fputs("\n", stderr);
+          std::fflush(stderr);
+        }
+        quit();
+        return last_;
+      },
+    };
+  }
+
+private:
+  void schedule_tick() {
+    if (mode_ == progress_mode::none)
+      return;
+    auto period = mode_ == progress_mode::bar ? 200ms : 2000ms;
+    delayed_send(caf::actor_cast<caf::actor>(this), period,
+                 progress_tick_atom::value);
+  }
+
+  void draw() {
+    dirty_ = false;
+    if (mode_ == progress_mode::none || !have_)
+      return;
+    const auto& ev = last_;
+    auto done = ev.chunks_mapped + ev.chunks_failed;
+    // Before the chunk count is final, the share of the input consumed is
+    // the better measure of progress.
+    double fraction = 0;
+    bool by_bytes = !ev.document_complete && size_hint_ > 0;
+    if (ev.stage == job_stage::done)
+      fraction = 1;
+    else if (ev.document_complete && ev.chunks_total > 0)
+      fraction = static_cast<double>(done) / ev.chunks_total;
+    double read = 0;
+    if (by_bytes)
+      read = std::min(1.0, static_cast<double>(bytes_acked_)
+                             / static_cast<double>(size_hint_));
+    if (by_bytes && read > 0 && ev.chunks_total > 0) {
+      // Extrapolate the final chunk count from the share already read.
+      auto expected = static_cast<double>(ev.chunks_total) / read;
+      fraction = std::min(1.0, static_cast<double>(done) / expected);
+    }
+    auto finished
+      = ev.stage == job_stage::done || ev.stage == job_stage::failed;
+    auto elapsed = finished ? ev.elapsed_us
+                            : std::max(ev.elapsed_us, micros_since(started_));
+    auto eta = ev.eta_us;
+    if (eta == 0 && by_bytes && fraction > 0.01)
+      eta = static_cast<uint64_t>(static_cast<double>(elapsed) * (1 - fraction)
+                                  / fraction);
+    std::string total = std::to_string(ev.chunks_total);
+    if (!ev.document_complete)
+      total += "+";
+    std::string line;
+    if (mode_ == progress_mode::bar) {
+      constexpr size_t width = 24;
+      auto filled = std::min(
+        width, static_cast<size_t>(fraction * static_cast<double>(width)));
+      line = "\r\x1b[K[" + std::string(filled, '#')
+             + std::string(width - filled, '.') + "] " + to_string(ev.stage)
+             + " " + std::to_string(ev.chunks_mapped) + "/" + total + " chunks";
+      if (ev.chunks_failed > 0)
+        line += " (" + std::to_string(ev.chunks_failed) + " failed)";
+      if (ev.collapse_round > 0)
+        line += " | collapse round " + std::to_string(ev.collapse_round);
+      line
+        += " | "
+           + format_count(ev.usage.prompt_tokens + ev.usage.completion_tokens)
+           + " tok | " + format_duration(elapsed);
+      if (by_bytes)
+        line += " | " + std::to_string(static_cast<int>(read * 100)) + "% read";
+      if (eta > 0)
+        line += " | ETA " + format_duration(eta);
+    } else {
+      line = "llmmr: " + to_string(ev.stage) + ": "
+             + std::to_string(ev.chunks_mapped) + "/" + total
+             + " chunks mapped, " + std::to_string(ev.chunks_failed)
+             + " failed";
+      if (ev.collapse_round > 0)
+        line += ", collapse round " + std::to_string(ev.collapse_round);
+      line
+        += ", "
+           + std::to_string(ev.usage.prompt_tokens + ev.usage.completion_tokens)
+           + " tokens, " + format_duration(elapsed) + " elapsed";
+      if (by_bytes)
+        line += ", " + std::to_string(static_cast<int>(read * 100))
+                + " % of the input read";
+      if (eta > 0)
+        line += ", ETA " + format_duration(eta);
+      line += "\n";
+    }
+    std::fputs(line.c_str(), stderr);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  progress_mode mode_;
+  uint64_t size_hint_;
+  clock_type::time_point started_;
+  uint64_t bytes_acked_ = 0;
+  progress_event last_;
+  bool have_ = false;
+  bool dirty_ = false;
+  bool drawn_ = false;
+};
+
+} // namespace
+
+// -- settings mapping ---------------------------------------------------------
+
+caf::expected<backend_options> to_backend_options(const settings& s) {
+  backend_options out;
+  for (size_t i = 0; i < s.endpoints.size(); ++i) {
+    const auto& ep = s.endpoints[i];
+    endpoint_options opts;
+    opts.url = ep.url;
+    opts.model = !ep.model.empty() ? ep.model : s.job.model;
+    opts.api_key = ep.api_key;
+    opts.max_concurrency = ep.max_concurrency;
+    opts.verify_tls = ep.tls.verify;
+    opts.ca_file = ep.tls.ca_file;
+    opts.context_window = ep.context_window;
+    bool detect = ep.profile == "auto";
+    if (!detect && !from_string(ep.profile, opts.profile))
+      return make_error(error_kind::config, "endpoints[" + std::to_string(i)
+                                              + "].profile: unknown "
+                                              + "profile '" + ep.profile + "'");
+    out.endpoints.push_back(std::move(opts));
+    out.detect_profile.push_back(detect);
+  }
+  out.timeouts.connect = ms(s.client.connect_timeout_ms);
+  out.timeouts.first_byte = ms(s.client.first_byte_timeout_ms);
+  out.timeouts.idle = ms(s.client.idle_timeout_ms);
+  out.timeouts.total = ms(s.client.total_timeout_ms);
+  out.timeouts.max_idle_connections = s.client.max_idle_connections;
+  out.retry.max_attempts = s.retry.max_attempts;
+  out.retry.initial_backoff = ms(s.retry.initial_backoff_ms);
+  out.retry.max_backoff = ms(s.retry.max_backoff_ms);
+  out.retry.max_total = ms(s.retry.max_total_ms);
+  if (s.retry.jitter == "full")
+    out.retry.jitter = jitter_mode::full;
+  else if (s.retry.jitter == "none")
+    out.retry.jitter = jitter_mode::none;
+  else
+    return make_error(error_kind::config,
+                      "retry.jitter: unknown mode '" + s.retry.jitter + "'");
+  out.routing.bench_after_failures = s.routing.bench_after_failures;
+  out.routing.bench_cooldown = ms(s.routing.bench_cooldown_ms);
+  return out;
+}
+
+caf::expected<backend> connect_backend(const settings& s) {
+  auto opts = to_backend_options(s);
+  if (!opts)
+    return std::move(opts.error());
+  backend out;
+  // Set-up requests should not hang for the long per-call limits.
+  auto probe_timeouts = opts->timeouts;
+  probe_timeouts.total
+    = std::min(probe_timeouts.total, std::chrono::milliseconds{30'000});
+  probe_timeouts.first_byte
+    = std::min(probe_timeouts.first_byte, probe_timeouts.total);
+  probe_timeouts.idle = std::min(probe_timeouts.idle, probe_timeouts.total);
+  probe_timeouts.connect
+    = std::min(probe_timeouts.connect, probe_timeouts.total);
+  for (size_t i = 0; i < opts->endpoints.size(); ++i) {
+    auto& ep = opts->endpoints[i];
+    bool detect = opts->detect_profile[i];
+    if (!detect && ep.context_window != 0)
+      continue;
+    auto probe = http_client::make(ep, probe_timeouts);
+    if (!probe)
+      return std::move(probe.error());
+    auto name = (*probe)->name();
+    auto models = fetch(**probe, "GET", "/v1/models");
+    if (!models)
+      return with_endpoint(models.error(), name);
+    if (models->status == 401 || models->status == 403)
+      return make_error(error_kind::auth,
+                        "endpoint " + name + " refused the credentials (HTTP "
+                          + std::to_string(models->status) + ")");
+    if (detect) {
+      auto profile = detect_profile(**probe);
+      if (!profile)
+        return with_endpoint(profile.error(), name);
+      ep.profile = *profile;
+    }
+    if (ep.context_window == 0) {
+      if (auto window = discover_context_window(**probe, ep.profile))
+        ep.context_window
+          = static_cast<uint32_t>(std::min<uint64_t>(*window, UINT32_MAX));
+    }
+  }
+  for (const auto& ep : opts->endpoints)
+    if (ep.context_window != 0
+        && (out.context_window == 0 || ep.context_window < out.context_window))
+      out.context_window = ep.context_window;
+  auto client = make_client(opts->endpoints, opts->timeouts, opts->retry,
+                            opts->routing, &out.http_clients);
+  if (!client)
+    return std::move(client.error());
+  out.client = std::move(*client);
+  out.endpoints = std::move(opts->endpoints);
+  return out;
+}
+
+pipeline_options to_pipeline_options(const settings& s) {
+  pipeline_options out;
+  out.mappers = s.pipeline.mappers;
+  out.map_window = s.pipeline.map_window;
+  out.chunk_window = s.pipeline.chunk_window;
+  out.max_collapse_rounds = s.pipeline.max_collapse_rounds;
+  out.max_jobs = s.pipeline.max_jobs;
+  out.replace_invalid_utf8 = s.input.replace_invalid_utf8;
+  out.prompts_dir = s.prompts.dir;
+  return out;
+}
+
+std::string fit_budget(job_spec& spec, uint32_t context_window) {
+  if (context_window == 0 || spec.budget <= context_window)
+    return {};
+  auto note = "job.budget " + std::to_string(spec.budget)
+              + " exceeds the model's context window; using "
+              + std::to_string(context_window);
+  spec.budget = context_window;
+  return note;
+}
+
+caf::error configure_logging(const settings& s) {
+  try {
+    if (!s.log.file.empty()) {
+      auto logger = spdlog::basic_logger_mt("llmmr", s.log.file);
+      spdlog::set_default_logger(std::move(logger));
+    }
+    spdlog::set_level(spdlog::level::from_str(s.log.level));
+  } catch (const std::exception& ex) {
+    return make_error(error_kind::config, "log.file: cannot open '" + s.log.file
+                                            + "': " + ex.what());
+  }
+  return {};
+}
+
+// -- running a job ------------------------------------------------------------
+
+progress_mode default_progress_mode() {
+  return ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::lines;
+}
+
+job_outcome run_streamed_job(caf::actor_system& sys,
+                             const pipeline_handle& pipeline, job_spec spec,
+                             const document_source& source, progress_mode mode,
+                             uint64_t size_hint) {
+  job_outcome out;
+  auto t0 = clock_type::now();
+  caf::scoped_actor self{sys};
+  caf::error err;
+  auto keep_error = [&err](caf::error& x) { err = std::move(x); };
+  self
+    ->request(pipeline.actor, caf::infinite, job_start_atom::value,
+              std::move(spec))
+    .receive([&](uint64_t id) { out.job_id = id; }, keep_error);
+  if (err) {
+    out.result = std::move(err);
+    return out;
+  }
+  auto id = out.job_id;
+  auto printer = sys.spawn<progress_printer>(mode, size_hint);
+  self
+    ->request(pipeline.actor, caf::infinite, job_watch_atom::value, id,
+              caf::actor_cast<caf::actor>(printer))
+    .receive([](bool) {}, keep_error);
+  // Feed the document, one acknowledged piece at a time.
+  bool job_refused = false;
+  caf::error source_err;
+  if (!err) {
+    source_err = source([&](std::string_view piece) -> caf::error {
+      caf::error piece_err;
+      self
+        ->request(pipeline.actor, caf::infinite, job_piece_atom::value, id,
+                  std::string{piece})
+        .receive(
+          [&](uint64_t bytes) {
+            self->send(printer, progress_bytes_atom::value, bytes);
+          },
+          [&](caf::error& x) { piece_err = std::move(x); });
+      if (piece_err)
+        job_refused = true;
+      return piece_err;
+    });
+  }
+  if (source_err && !job_refused) {
+    // The source failed (an unreadable file): the job cannot go on.
+    self->send(pipeline.actor, job_cancel_atom::value, id);
+    err = std::move(source_err);
+  }
+  if (!err && !job_refused)
+    self->request(pipeline.actor, caf::infinite, job_end_atom::value, id)
+      .receive([](uint32_t) {},
+               [](caf::error&) {
+                 // The job's own error arrives with its result.
+               });
+  // The result (or the job's error, also when a piece was refused).
+  self->request(pipeline.actor, caf::infinite, job_result_atom::value, id)
+    .receive([&](job_result& res) { out.result = std::move(res); },
+             [&](caf::error& x) { out.result = std::move(x); });
+  if (err)
+    out.result = std::move(err);
+  out.wall_us = micros_since(t0);
+  self->request(printer, caf::infinite, progress_done_atom::value)
+    .receive([&](progress_event& ev) { out.last = std::move(ev); },
+             [](caf::error&) {});
+  return out;
+}
+
+// -- results ------------------------------------------------------------------
+
+int exit_code_for(const caf::error& err) {
+  switch (kind_of(err)) {
+  case error_kind::none:
+    return exit_ok;
+  case error_kind::usage:
+    return exit_usage;
+  case error_kind::config:
+  case error_kind::budget:
+    return exit_config;
+  case error_kind::input:
+  case error_kind::invalid_utf8:
+  case error_kind::empty_document:
+    return exit_input;
+  case error_kind::unreachable:
+  case error_kind::tls:
+  case error_kind::auth:
+  case error_kind::rate_limited:
+  case error_kind::quota:
+  case error_kind::context_length_exceeded:
+  case error_kind::bad_request:
+  case error_kind::server_error:
+  case error_kind::timeout:
+  case error_kind::bad_reply:
+    return exit_endpoint;
+  case error_kind::truncated:
+  case error_kind::unparsable:
+  case error_kind::cancelled:
+  case error_kind::deadline:
+  case error_kind::node_down:
+  case error_kind::too_many_failures:
+    return exit_job_failed;
+  default:
+    return exit_internal;
+  }
+}
+
+int exit_code_for(const job_outcome& outcome) {
+  if (outcome.result)
+    return outcome.result->partial ? exit_partial : exit_ok;
+  const auto& err = outcome.result.error();
+  if (kind_of(err) == error_kind::too_many_failures
+      && outcome.last.chunks_total > 0
+      && outcome.last.chunks_failed == outcome.last.chunks_total)
+    return exit_endpoint;
+  return exit_code_for(err);
+}
+
+nlohmann::json to_json(const job_result& res) {
+  using json = nlohmann::json;
+  auto range = [](const byte_range& r) {
+    return json::array({r.begin, r.end});
+  };
+  auto usage_json = [](const usage& u) {
+    return json{{"prompt_tokens", u.prompt_tokens},
+                {"completion_tokens", u.completion_tokens},
+                {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+  };
+  json evidence = json::array();
+  for (const auto& ev : res.evidence) {
+    json chunks = json::array();
+    for (const auto& r : ev.ranges)
+      chunks.push_back(range(r));
+    const auto& rec = ev.record;
+    evidence.push_back(json{{"chunks", std::move(chunks)},
+                            {"chunk_indices", rec.chunks},
+                            {"extracted", rec.extracted},
+                            {"rationale", rec.rationale},
+                            {"answer", rec.answer},
+                            {"no_information", rec.no_information},
+                            {"confidence", rec.confidence},
+                            {"status", to_string(rec.status)},
+                            {"usage", usage_json(rec.usage)},
+                            {"raw", rec.raw}});
+  }
+  json failures = json::array();
+  for (const auto& f : res.failures)
+    failures.push_back(json{{"index", f.index},
+                            {"range", range(f.range)},
+                            {"kind", to_string(f.kind)},
+                            {"reason", f.reason}});
+  auto ms_of = [](uint64_t us) { return static_cast<double>(us) / 1000.0; };
+  return json{
+    {"job_id", res.job_id},
+    {"answer", res.answer},
+    {"rationale", res.rationale},
+    {"confidence", res.confidence},
+    {"evidence", std::move(evidence)},
+    {"calls",
+     {{"map", res.calls.map},
+      {"collapse", res.calls.collapse},
+      {"reduce", res.calls.reduce}}},
+    {"collapse_rounds", res.collapse_rounds},
+    {"collapse_fallback", res.collapse_fallback},
+    {"fallback_note", res.fallback_note},
+    {"usage", usage_json(res.usage)},
+    {"chunks", res.chunks},
+    {"failures", std::move(failures)},
+    {"partial", res.partial},
+    {"timings_ms",
+     {{"chunk", ms_of(res.timings.chunk_us)},
+      {"map", ms_of(res.timings.map_us)},
+      {"collapse", ms_of(res.timings.collapse_us)},
+      {"reduce", ms_of(res.timings.reduce_us)},
+      {"total", ms_of(res.timings.total_us)}}},
+  };
+}
+
+void print_summary(FILE* out, const job_result& res) {
+  std::fprintf(out,
+               "llmmr: %u chunks; calls: %u map, %u collapse, %u reduce; "
+               "%u collapse round%s%s\n",
+               res.chunks, res.calls.map, res.calls.collapse, res.calls.reduce,
+               res.collapse_rounds, res.collapse_rounds == 1 ? "" : "s",
+               res.collapse_fallback ? " (fallback applied)" : "");
+  std::fprintf(out,
+               "llmmr: tokens: %s prompt + %s completion; time %s (map %s, "
+               "collapse %s, reduce %s)\n",
+               format_count(res.usage.prompt_tokens).c_str(),
+               format_count(res.usage.completion_tokens).c_str(),
+               format_duration(res.timings.total_us).c_str(),
+               format_duration(res.timings.map_us).c_str(),
+               format_duration(res.timings.collapse_us).c_str(),
+               format_duration(res.timings.reduce_us).c_str());
+  std::string sources;
+  for (const auto& ev : res.evidence) {
+    for (size_t i = 0; i < ev.record.chunks.size(); ++i) {
+      if (!sources.empty())
+        sources += ", ";
+      sources += std::to_string(ev.record.chunks[i]);
+      if (i < ev.ranges.size())
+        sources += " (bytes " + std::to_string(ev.ranges[i].begin) + "-"
+                   + std::to_string(ev.ranges[i].end) + ")";
+      if (sources.size() > 400) {
+        sources += ", ...";
+        break;
+      }
+    }
+  }
+  std::fprintf(out, "llmmr: confidence %.1f/5; evidence from chunk%s %s\n",
+               res.confidence, res.evidence.size() == 1 ? "" : "s",
+               sources.empty() ? "(none)" : sources.c_str());
+  if (!res.fallback_note.empty())
+    std::fprintf(out, "llmmr: collapse fallback: %s\n",
+                 res.fallback_note.c_str());
+  if (!res.failures.empty()) {
+    std::fprintf(out, "llmmr: partial result: %zu chunk%s failed\n",
+                 res.failures.size(), res.failures.size() == 1 ? "" : "s");
+    size_t shown = 0;
+    for (const auto& f : res.failures) {
+      if (++shown > 10) {
+        std::fprintf(out, "llmmr:   ... %zu more\n", res.failures.size() - 10);
+        break;
+      }
+      std::fprintf(out, "llmmr:   chunk %u (bytes %llu-%llu): %s: %s\n",
+                   f.index, static_cast<unsigned long long>(f.range.begin),
+                   static_cast<unsigned long long>(f.range.end),
+                   to_string(f.kind).c_str(), f.reason.c_str());
+    }
+  }
+}
+
+std::string format_duration(uint64_t us) {
+  char buf[32];
+  if (us < 1'000'000)
+    std::snprintf(buf, sizeof(buf), "%.0f ms", static_cast<double>(us) / 1e3);
+  else if (us < 60'000'000)
+    std::snprintf(buf, sizeof(buf), "%.1f s", static_cast<double>(us) / 1e6);
+  else
+    std::snprintf(buf, sizeof(buf), "%llum%02llus",
+                  static_cast<unsigned long long>(us / 60'000'000),
+                  static_cast<unsigned long long>(us / 1'000'000 % 60));
+  return buf;
+}
+
+std::string format_count(uint64_t n) {
+  char buf[32];
+  if (n < 1000)
+    std::snprintf(buf, sizeof(buf), "%llu", static_cast<unsigned long long>(n));
+  else if (n < 1'000'000)
+    std::snprintf(buf, sizeof(buf), "%.1fk", static_cast<double>(n) / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%.2fM", static_cast<double>(n) / 1e6);
+  return buf;
+}
+
+} // namespace llmmr::cli

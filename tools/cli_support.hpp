@@ -1,0 +1,145 @@
+#pragma once
+
+// Helpers shared by the subcommands that run jobs (`ask`, `demo`): settings
+// to backend and pipeline options, connecting to the endpoints, streaming a
+// document into a job with progress on stderr, and rendering the result.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <nlohmann/json.hpp>
+
+#include "llmmr/actors/pipeline.hpp"
+#include "llmmr/backends/endpoint.hpp"
+#include "llmmr/backends/http_client.hpp"
+#include "llmmr/backends/llm_client.hpp"
+#include "llmmr/config/settings.hpp"
+#include "llmmr/messages/job_result.hpp"
+#include "llmmr/messages/progress_event.hpp"
+
+namespace llmmr::cli {
+
+/// The backend options that `settings` describe, before any endpoint was
+/// asked anything.
+struct backend_options {
+  /// One entry per configured endpoint; "auto" profiles read `generic`.
+  std::vector<endpoint_options> endpoints;
+  /// Parallel to `endpoints`: whether the profile is "auto" (detect it).
+  std::vector<bool> detect_profile;
+  /// HTTP timeouts and connection reuse.
+  client_timeouts timeouts;
+  /// The retry policy.
+  retry_options retry;
+  /// Routing over several endpoints.
+  routing_options routing;
+};
+
+/// Maps the `endpoints`, `client`, `retry` and `routing` sections of `s` to
+/// backend options. Fails with `error_kind::config` for an unknown profile
+/// or jitter name.
+caf::expected<backend_options> to_backend_options(const settings& s);
+
+/// A connected client stack.
+struct backend {
+  /// The client every LLM call goes through (retries included).
+  std::shared_ptr<llm_client> client;
+  /// The per-endpoint clients below `client`, for their counters.
+  std::vector<std::shared_ptr<http_client>> http_clients;
+  /// The endpoints as used: detected profiles and context windows filled in.
+  std::vector<endpoint_options> endpoints;
+  /// The smallest context window of all endpoints, 0 when none is known.
+  uint32_t context_window = 0;
+};
+
+/// Turns `s` into a client stack. Endpoints with profile "auto" are asked
+/// which server they run (`detect_profile`) and endpoints without a
+/// configured context window are asked for it. Fails with the endpoint's
+/// error kind (`unreachable`, `tls`, `auth`, ...) when an endpoint cannot be
+/// used and with `error_kind::config` for invalid options. API keys never
+/// appear in an error.
+caf::expected<backend> connect_backend(const settings& s);
+
+/// Maps the `pipeline`, `input` and `prompts` sections of `s` to pipeline
+/// options.
+pipeline_options to_pipeline_options(const settings& s);
+
+/// Lowers `spec.budget` to `context_window` when it is larger (and the
+/// window is known). Returns a note for the user when it did, else nothing.
+std::string fit_budget(job_spec& spec, uint32_t context_window);
+
+/// Applies `log.level` and `log.file` to the default spdlog logger.
+caf::error configure_logging(const settings& s);
+
+/// How progress is shown on stderr.
+enum class progress_mode {
+  /// Not at all.
+  none,
+  /// One live line redrawn in place (for a terminal).
+  bar,
+  /// Plain lines every two seconds and on stage changes (for logs).
+  lines,
+};
+
+/// Returns `bar` when stderr is a terminal and `lines` otherwise.
+progress_mode default_progress_mode();
+
+/// Hands a document to `consume` piece by piece; returns the first error of
+/// the source or of `consume`.
+using document_source = std::function<caf::error(
+  const std::function<caf::error(std::string_view)>& consume)>;
+
+/// What `run_streamed_job` observed.
+struct job_outcome {
+  /// The job's result, or why the job (or its input) failed.
+  caf::expected<job_result> result{caf::error{}};
+  /// The last progress event received (chunk counts of a failed job).
+  progress_event last;
+  /// The job's id, 0 when the job never started.
+  uint64_t job_id = 0;
+  /// Wall time from the job's start to its result, in microseconds.
+  uint64_t wall_us = 0;
+};
+
+/// Starts a job with `spec` on `pipeline`, sends it the pieces `source`
+/// produces with `job_piece_atom`, waiting for each piece's ack before the
+/// next one (so a slow pipeline slows the reader down and memory stays
+/// bounded), ends the document and waits for the result. Progress goes to
+/// stderr as `mode` says; `size_hint`, the document's size in bytes when
+/// known (0 otherwise), lets the progress show how much of the input was
+/// consumed before the chunk count is final. Blocks the calling thread; never
+/// call it from an actor.
+job_outcome run_streamed_job(caf::actor_system& sys,
+                             const pipeline_handle& pipeline, job_spec spec,
+                             const document_source& source, progress_mode mode,
+                             uint64_t size_hint = 0);
+
+/// Returns the exit code (see command.hpp) for an error kind.
+int exit_code_for(const caf::error& err);
+
+/// Returns the exit code for a finished job: 0, 5 for a partial result, or
+/// the code of its error; a job whose every chunk failed counts as an
+/// endpoint failure (4).
+int exit_code_for(const job_outcome& outcome);
+
+/// Renders `res` as the JSON object `llmmr ask --json` prints.
+nlohmann::json to_json(const job_result& res);
+
+/// Prints a short summary of `res` (chunks, calls, tokens, time, failures).
+void print_summary(FILE* out, const job_result& res);
+
+/// Formats a duration in microseconds for people, e.g. "1.4 s" or "2m05s".
+std::string format_duration(uint64_t us);
+
+/// Formats a token count for people, e.g. "950", "12.3k", "1.20M".
+std::string format_count(uint64_t n);
+
+} // namespace llmmr::cli
