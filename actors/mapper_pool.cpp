@@ -15,11 +15,10 @@
 #include <caf/sec.hpp>
 
 #include "llmmr/actors/llm_gateway.hpp"
-#include "llmmr/core/calibration.hpp"
 #include "llmmr/core/chunker.hpp"
-#include "llmmr/core/collapse_plan.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/core/record_parser.hpp"
+#include "llmmr/messages/calibration_request.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
 
@@ -43,10 +42,9 @@ struct map_work {
   caf::response_promise rp;
   map_outcome out;
   std::deque<map_piece> todo;
-  calibrator cal;
 
   map_work(map_task t, caf::response_promise p)
-    : task(std::move(t)), rp(std::move(p)), cal(task.spec.profile) {
+    : task(std::move(t)), rp(std::move(p)) {
     out.job_id = task.chunk.job_id;
     out.index = task.chunk.index;
   }
@@ -152,19 +150,36 @@ private:
       return;
     }
     w->out.usage += res->usage;
-    auto rec = parse_record(res->text, w->task.spec.profile);
-    rec = w->cal.calibrate(std::move(rec), res->finish_reason, piece.text);
-    rec.chunks = {w->task.chunk.index};
-    rec.usage = res->usage;
-    if (w->cal.should_reask(rec)
-        && piece.reasks < w->task.spec.reask_unparsable) {
-      ++piece.reasks;
-      next(w);
-      return;
-    }
-    w->out.records.push_back(std::move(rec));
-    w->todo.pop_front();
-    next(w);
+    // Parsing is the mapper's job; the calibrator actor judges the record.
+    calibration_request req;
+    req.profile = w->task.spec.profile;
+    req.record = parse_record(res->text, w->task.spec.profile);
+    req.record.chunks = {w->task.chunk.index};
+    req.record.usage = res->usage;
+    req.finish_reason = std::move(res->finish_reason);
+    req.source_text = piece.text;
+    auto asked = piece.reasks;
+    auto limit = w->task.spec.reask_unparsable;
+    req.reasks_left = asked < limit ? limit - asked : 0;
+    request(ctx_->calibrator, ctx_->opts.call_timeout, calibrate_atom::value,
+            std::move(req))
+      .then(
+        [this, w](calibration_verdict& v) {
+          if (v.reask) {
+            ++w->todo.front().reasks;
+            next(w);
+            return;
+          }
+          w->out.records.push_back(std::move(v.record));
+          w->todo.pop_front();
+          next(w);
+        },
+        [this, w](caf::error& err) {
+          fail(w,
+               err == caf::sec::request_timeout ? error_kind::timeout
+                                                : kind_of(err),
+               "calibrator: " + describe(err));
+        });
   }
 
   /// Replaces the front piece with smaller pieces (half the budget).

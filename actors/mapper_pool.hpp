@@ -7,7 +7,7 @@
 #include <caf/fwd.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
-#include "llmmr/core/prompt_library.hpp"
+#include "llmmr/actors/pipeline_context.hpp"
 
 namespace llmmr {
 
@@ -22,13 +22,6 @@ using map_started_atom = caf::atom_constant<caf::atom("mapstarted")>;
 /// Coordinator to pool: drop the queued chunks of `(map_drop_atom, job_id)`.
 using map_drop_atom = caf::atom_constant<caf::atom("mapdrop")>;
 
-/// An LLM call came back: `(llm_ok_atom, call_id, text, finish_reason,
-/// usage)`.
-using llm_ok_atom = caf::atom_constant<caf::atom("llm_ok")>;
-
-/// An LLM call failed: `(llm_err_atom, call_id, caf::error)`.
-using llm_err_atom = caf::atom_constant<caf::atom("llm_err")>;
-
 /// Coordinator to front: `(job_done_atom, id, job_result, job_stats)`.
 using job_done_atom = caf::atom_constant<caf::atom("job_done")>;
 
@@ -38,24 +31,13 @@ using job_failed_atom = caf::atom_constant<caf::atom("job_failed")>;
 /// A job's deadline passed: `(deadline_atom)`.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
-/// What every actor of one pipeline shares.
-struct pipeline_context {
-  /// The options the pipeline was spawned with.
-  pipeline_options opts;
-  /// Where every LLM call goes.
-  std::shared_ptr<llm_client> client;
-  /// Counts tokens.
-  std::shared_ptr<const tokenizer> tok;
-  /// The prompt templates and rubrics.
-  std::shared_ptr<const prompt_library> prompts;
-};
-
 /// Spawns the mapper pool: `opts.mappers` mappers with `opts.map_window`
 /// map requests in flight each, shared round-robin between jobs. The pool
 /// understands `(map_atom, map_task) -> map_outcome` (telling the sender
 /// `(map_started_atom, index)` when a mapper takes the chunk) and
-/// `(map_drop_atom, job_id)`. The mappers are linked to the pool; the front
-/// links the pool to itself.
+/// `(map_drop_atom, job_id)`. Mappers parse each output and ask
+/// `ctx->calibrator` to calibrate it (and whether to re-ask). The mappers are
+/// linked to the pool; the front links the pool to itself.
 caf::actor spawn_mapper_pool(caf::actor_system& sys,
                              std::shared_ptr<const pipeline_context> ctx);
 

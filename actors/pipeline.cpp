@@ -1,6 +1,8 @@
 // The pipeline's front actor, the per-job coordinator, `spawn_pipeline` and
-// `run_job`. The mappers live in mapper_pool.cpp; the pure logic (chunking,
-// prompts, parsing, calibration, collapse planning) lives in core/.
+// `run_job`. The mappers live in mapper_pool.cpp, the chunker actor in
+// chunker_actor.cpp, the calibrator, collapser and reducer actors in
+// stage_actors.cpp; the pure logic (chunking, prompts, parsing, calibration,
+// collapse planning) lives in core/.
 
 #include "llmmr/actors/pipeline.hpp"
 
@@ -8,8 +10,6 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <optional>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -20,14 +20,14 @@
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
-#include "llmmr/actors/llm_gateway.hpp"
+#include "llmmr/actors/calibrator_actor.hpp"
+#include "llmmr/actors/chunker_actor.hpp"
+#include "llmmr/actors/collapser_actor.hpp"
 #include "llmmr/actors/mapper_pool.hpp"
+#include "llmmr/actors/pipeline_context.hpp"
+#include "llmmr/actors/reducer_actor.hpp"
 #include "llmmr/core/budget.hpp"
-#include "llmmr/core/calibration.hpp"
 #include "llmmr/core/chunker.hpp"
-#include "llmmr/core/collapse_plan.hpp"
-#include "llmmr/core/protocol.hpp"
-#include "llmmr/core/record_parser.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
 
@@ -59,9 +59,17 @@ std::string join_indices(const std::vector<uint32_t>& xs, size_t max = 50) {
 
 // -- job coordinator ----------------------------------------------------------
 
-/// The life of one job: feeds the chunker under the chunk window, hands
-/// chunks to the mapper pool, accounts for every chunk, then collapses and
-/// reduces.
+/// Maps a failed request between actors to an error kind (a request that
+/// timed out is `error_kind::timeout`).
+error_kind request_error_kind(const caf::error& err) {
+  return err == caf::sec::request_timeout ? error_kind::timeout : kind_of(err);
+}
+
+/// The life of one job. The coordinator only wires the job's stage actors
+/// (document -> chunker actor -> map work to the pool -> records ->
+/// collapser -> reducer -> job_result) and keeps what spans them: the state
+/// of every chunk, the failure rule, cancellation, the deadline and progress
+/// events. The stage actors are linked to it and ended with it.
 class job_coordinator : public caf::event_based_actor {
 public:
   job_coordinator(caf::actor_config& cfg,
@@ -70,51 +78,33 @@ public:
                   caf::actor front)
     : caf::event_based_actor(cfg), ctx_(std::move(ctx)), id_(id),
       spec_(std::move(spec)), budget_(budget), pool_(std::move(pool)),
-      front_(std::move(front)), cal_(spec_.profile), gw_(this, ctx_->client),
-      chunker_(*ctx_->tok, make_chunker_options(
-                             budget_, id, ctx_->opts.replace_invalid_utf8)) {
+      front_(std::move(front)) {
     stats_.job_id = id;
   }
 
   caf::behavior make_behavior() override {
     started_ = clock_type::now();
+    spawn_stages();
+    set_exit_handler([this](caf::exit_msg& msg) { on_exit_msg(msg); });
     if (spec_.deadline_ms > 0)
       delayed_send(caf::actor_cast<caf::actor>(this),
                    std::chrono::milliseconds{spec_.deadline_ms},
                    deadline_atom::value);
     return {
+      // Input goes straight to the chunker actor; delegation lets it answer
+      // the sender (the ack is held back until it has room).
       [this](job_piece_atom, std::string& text) {
-        auto rp = make_response_promise();
-        if (end_requested_) {
-          rp.deliver(make_error(error_kind::usage,
-                                "job " + std::to_string(id_)
-                                  + ": a piece arrived after the end of "
-                                    "the document"));
-          return rp;
-        }
-        pieces_.push_back(piece{std::move(text), 0, rp});
-        stats_.pieces_held_hwm = std::max(
-          stats_.pieces_held_hwm, static_cast<uint32_t>(pieces_.size()));
-        pump();
-        return rp;
+        start_chunk_clock();
+        return delegate(chunker_, job_piece_atom::value, std::move(text));
       },
       [this](job_doc_atom, std::string& text) {
-        pieces_.push_back(piece{std::move(text), 0, {}});
-        end_requested_ = true;
-        pump();
+        start_chunk_clock();
+        send(chunker_, job_doc_atom::value, std::move(text));
       },
-      [this](job_end_atom) {
-        auto rp = make_response_promise();
-        if (end_requested_) {
-          rp.deliver(make_error(error_kind::usage,
-                                "job " + std::to_string(id_)
-                                  + ": the document was already ended"));
-          return rp;
-        }
-        end_requested_ = true;
-        end_rp_ = rp;
-        pump();
-        return rp;
+      [this](job_end_atom) { return delegate(chunker_, job_end_atom::value); },
+      [this](chunks_atom, chunk_batch& batch) { on_batch(std::move(batch)); },
+      [this](collapse_prog_atom, collapse_progress& p) {
+        on_collapse_progress(p);
       },
       [this](job_watch_atom, caf::actor& sub) {
         watchers_.push_back(std::move(sub));
@@ -133,80 +123,89 @@ public:
             + std::to_string(spec_.deadline_ms) + " ms" + outstanding_note()));
       },
       [this](map_started_atom, uint32_t index) { on_started(index); },
-      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
-             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
-      [this](llm_err_atom, uint64_t id, caf::error& err) {
-        gw_.on_err(id, std::move(err));
-      },
     };
   }
 
 private:
-  struct piece {
-    std::string text;
-    size_t offset = 0;
-    caf::response_promise rp;
-  };
-
   enum class chunk_state : uint8_t { waiting, running, mapped, failed };
 
-  static chunker_options make_chunker_options(const call_budget& b, uint64_t id,
-                                              bool replace_invalid) {
-    chunker_options opts;
-    opts.budget = b.chunk_payload;
-    opts.job_id = id;
-    opts.replace_invalid_utf8 = replace_invalid;
-    return opts;
+  // -- stage actors -----------------------------------------------------------
+
+  void spawn_stages() {
+    auto self = caf::actor_cast<caf::actor>(this);
+    chunker_options copts;
+    copts.budget = budget_.chunk_payload;
+    copts.job_id = id_;
+    copts.replace_invalid_utf8 = ctx_->opts.replace_invalid_utf8;
+    chunker_
+      = spawn_chunker(system(), ctx_->tok, copts, ctx_->opts.chunk_window,
+                      caf::actor_cast<chunk_sink_actor>(self));
+    link_to(chunker_);
+    collapser_ = spawn_collapser(
+      system(), ctx_, id_, spec_,
+      std::min(budget_.collapse_payload, budget_.reduce_payload),
+      caf::actor_cast<collapse_observer_actor>(self));
+    link_to(collapser_);
+    reducer_ = spawn_reducer(system(), ctx_, id_, spec_);
+    link_to(reducer_);
+  }
+
+  bool is_stage(const caf::actor_addr& x) const {
+    return x == chunker_.address() || x == collapser_.address()
+           || x == reducer_.address();
+  }
+
+  /// Ends the stage actors with `reason`; the chunker answers its held acks
+  /// and the end-of-document request with it.
+  void stop_stages(const caf::error& reason) {
+    send_exit(chunker_, reason);
+    send_exit(collapser_, reason);
+    send_exit(reducer_, reason);
+  }
+
+  void on_exit_msg(caf::exit_msg& msg) {
+    if (!is_stage(msg.source)) {
+      // The front stopped the pipeline (or another link broke).
+      if (msg.reason) {
+        stop_stages(msg.reason);
+        quit(msg.reason);
+      }
+      return;
+    }
+    if (!msg.reason || finished_)
+      return;
+    if (msg.source == chunker_.address()) {
+      // The chunker's own error, e.g. invalid UTF-8 in the document.
+      fail(std::move(msg.reason));
+      return;
+    }
+    fail(make_error(error_kind::internal,
+                    "job " + std::to_string(id_)
+                      + ": a stage actor died: " + to_string(msg.reason)));
   }
 
   // -- input ------------------------------------------------------------------
 
-  /// Feeds held pieces to the chunker while fewer than `chunk_window` chunks
-  /// wait for a mapper; acks a piece once all of it went into the chunker.
-  void pump() {
+  void start_chunk_clock() {
+    if (!chunking_started_) {
+      chunking_started_ = true;
+      chunk_t0_ = clock_type::now();
+    }
+  }
+
+  /// Takes the chunker's statistics and hands its chunks to the mapper pool.
+  void on_batch(chunk_batch batch) {
     if (finished_)
       return;
-    auto window = ctx_->opts.chunk_window;
-    while (!pieces_.empty() && waiting_ < window) {
-      auto& p = pieces_.front();
-      if (!chunking_started_) {
-        chunking_started_ = true;
-        chunk_t0_ = clock_type::now();
-      }
-      // Feed a slice small enough that it yields about as many chunks as
-      // there is room for (a full chunk holds at least half the payload
-      // budget's worth of bytes, a token being at least one byte).
-      size_t room = window - waiting_;
-      size_t per_chunk = std::max<size_t>(16, budget_.chunk_payload / 2);
-      size_t slice = std::min(p.text.size() - p.offset, room * per_chunk);
-      auto res
-        = chunker_.feed(std::string_view{p.text}.substr(p.offset, slice));
-      if (!res) {
-        fail(res.error());
-        return;
-      }
-      p.offset += slice;
-      stats_.bytes_received += slice;
-      emit(std::move(*res));
-      if (finished_)
-        return;
-      if (p.offset == p.text.size()) {
-        if (p.rp.pending())
-          p.rp.deliver(stats_.bytes_received);
-        pieces_.pop_front();
-      }
-    }
-    if (pieces_.empty() && end_requested_ && !document_complete_) {
-      auto res = chunker_.finish();
-      if (!res) {
-        fail(res.error());
-        return;
-      }
-      emit(std::move(*res));
+    stats_.chunks_buffered_hwm = batch.stats.chunks_buffered_hwm;
+    stats_.bytes_buffered_hwm = batch.stats.bytes_buffered_hwm;
+    stats_.pieces_held_hwm = batch.stats.pieces_held_hwm;
+    stats_.bytes_received = batch.stats.bytes_received;
+    for (auto& c : batch.chunks)
+      dispatch(std::move(c));
+    if (batch.complete && !document_complete_) {
       document_complete_ = true;
       timings_.chunk_us = chunking_started_ ? micros_since(chunk_t0_) : 0;
-      if (end_rp_.pending())
-        end_rp_.deliver(static_cast<uint32_t>(states_.size()));
       if (states_.empty()) {
         fail(
           make_error(error_kind::empty_document,
@@ -218,55 +217,36 @@ private:
     }
   }
 
-  /// Hands freshly cut chunks to the mapper pool.
-  void emit(std::vector<chunk> chunks) {
-    for (auto& c : chunks) {
-      auto index = static_cast<uint32_t>(states_.size());
-      c.index = index;
-      c.job_id = id_;
-      ranges_.push_back(c.range);
-      states_.push_back(chunk_state::waiting);
-      waiting_bytes_[index] = c.text.size();
-      ++waiting_;
-      buffered_bytes_ += c.text.size();
-      if (!map_started_) {
-        map_started_ = true;
-        map_t0_ = clock_type::now();
-      }
-      map_task task{std::move(c), spec_, budget_.chunk_payload};
-      request(pool_, ctx_->opts.map_timeout * 2, map_atom::value,
-              std::move(task))
-        .then([this](map_outcome& out) { on_outcome(std::move(out)); },
-              [this, index](caf::error& err) {
-                map_outcome out;
-                out.job_id = id_;
-                out.index = index;
-                out.failed = true;
-                out.failure.index = index;
-                out.failure.range = ranges_[index];
-                out.failure.kind = err == caf::sec::request_timeout
-                                     ? error_kind::timeout
-                                     : kind_of(err);
-                out.failure.reason = "map request: " + describe(err);
-                on_outcome(std::move(out));
-              });
+  /// Sends one chunk to the mapper pool.
+  void dispatch(chunk c) {
+    auto index = static_cast<uint32_t>(states_.size());
+    c.index = index;
+    c.job_id = id_;
+    ranges_.push_back(c.range);
+    states_.push_back(chunk_state::waiting);
+    if (!map_started_) {
+      map_started_ = true;
+      map_t0_ = clock_type::now();
     }
-    update_hwm();
+    map_task task{std::move(c), spec_, budget_.chunk_payload};
+    request(pool_, ctx_->opts.map_timeout * 2, map_atom::value, std::move(task))
+      .then([this](map_outcome& out) { on_outcome(std::move(out)); },
+            [this, index](caf::error& err) {
+              map_outcome out;
+              out.job_id = id_;
+              out.index = index;
+              out.failed = true;
+              out.failure.index = index;
+              out.failure.range = ranges_[index];
+              out.failure.kind = request_error_kind(err);
+              out.failure.reason = "map request: " + describe(err);
+              on_outcome(std::move(out));
+            });
   }
 
-  void update_hwm() {
-    stats_.chunks_buffered_hwm = std::max(stats_.chunks_buffered_hwm, waiting_);
-    stats_.bytes_buffered_hwm = std::max<uint64_t>(
-      stats_.bytes_buffered_hwm, buffered_bytes_ + chunker_.buffered_bytes());
-  }
-
-  void leave_waiting(uint32_t index) {
-    auto i = waiting_bytes_.find(index);
-    if (i == waiting_bytes_.end())
-      return;
-    buffered_bytes_ -= i->second;
-    waiting_bytes_.erase(i);
-    --waiting_;
+  /// A chunk left the chunk window: return its credit to the chunker.
+  void credit(uint32_t index) {
+    send(chunker_, chunk_credit_atom::value, index);
   }
 
   void on_started(uint32_t index) {
@@ -274,10 +254,9 @@ private:
         || states_[index] != chunk_state::waiting)
       return;
     states_[index] = chunk_state::running;
-    leave_waiting(index);
+    credit(index);
     ++running_;
     stats_.map_in_flight_hwm = std::max(stats_.map_in_flight_hwm, running_);
-    pump();
   }
 
   // -- mapping ----------------------------------------------------------------
@@ -292,7 +271,7 @@ private:
     if (st == chunk_state::running)
       --running_;
     else
-      leave_waiting(index);
+      credit(index);
     calls_.map += out.calls;
     usage_ += out.usage;
     std::vector<record> kept;
@@ -311,13 +290,12 @@ private:
     ++done_chunks_;
     accept(index, std::move(kept));
     publish(false);
-    pump();
     maybe_mapped();
   }
 
-  /// Keeps the records of a finished chunk. With early collapse, records
-  /// join the settled prefix (every chunk before them finished) in document
-  /// order, and full groups of that prefix are collapsed at once.
+  /// Keeps the records of a finished chunk. With early collapse, records go
+  /// to the collapser as soon as every chunk before them finished (a settled
+  /// prefix, in document order); the collapser collapses full groups at once.
   void accept(uint32_t index, std::vector<record> xs) {
     if (!spec_.early_collapse) {
       for (auto& r : xs)
@@ -325,69 +303,24 @@ private:
       return;
     }
     by_chunk_[index] = std::move(xs);
+    std::vector<record> settled;
     for (auto i = by_chunk_.find(frontier_); i != by_chunk_.end();
          i = by_chunk_.find(frontier_)) {
       for (auto& r : i->second)
-        settled_.push_back(std::move(r));
+        settled.push_back(std::move(r));
       by_chunk_.erase(i);
       ++frontier_;
     }
-    early_collapse();
-  }
-
-  /// Collapses every full group of the settled prefix (all groups but the
-  /// last, which may still grow) while later chunks are being mapped.
-  void early_collapse() {
-    if (finished_ || stage_ != job_stage::chunking)
+    if (settled.empty())
       return;
-    auto budget = collapse_budget();
-    std::vector<size_t> sizes;
-    sizes.reserve(settled_.size());
-    for (auto& r : settled_)
-      sizes.push_back(measure(r));
-    if (fits(sizes, budget))
-      return;
-    auto groups = pack_groups(sizes, budget);
-    if (groups.size() < 2)
-      return;
-    auto cut = static_cast<std::ptrdiff_t>(groups[groups.size() - 2].last);
-    std::vector<record> head(std::make_move_iterator(settled_.begin()),
-                             std::make_move_iterator(settled_.begin() + cut));
-    settled_.erase(settled_.begin(), settled_.begin() + cut);
-    for (size_t gi = 0; gi + 1 < groups.size(); ++gi) {
-      auto& g = groups[gi];
-      auto first = head.begin() + static_cast<std::ptrdiff_t>(g.first);
-      auto last = head.begin() + static_cast<std::ptrdiff_t>(g.last);
-      std::vector<record> group(std::make_move_iterator(first),
-                                std::make_move_iterator(last));
-      auto slot = early_slots_.size();
-      // The inputs stay in the slot until (and unless) the call succeeds.
-      early_slots_.push_back(group);
-      if (group.size() < 2)
-        continue;
-      auto prompt = render_collapse_prompt(*ctx_->prompts, spec_, group);
-      if (!prompt)
-        continue;
-      ++calls_.collapse;
-      ++early_open_;
-      gw_.call(make_request(std::move(*prompt), "collapse 0"),
-               [this, slot](caf::expected<chat_reply> res) {
-                 --early_open_;
-                 if (res) {
-                   usage_ += res->usage;
-                   auto& inputs = early_slots_[slot];
-                   if (auto rec = collapse_output(inputs, *res))
-                     early_slots_[slot] = {std::move(*rec)};
-                 }
-                 maybe_mapped();
-               });
-    }
+    handed_ += settled.size();
+    send(collapser_, collapse_add_atom::value, std::move(settled));
   }
 
   /// Moves on to collapse once every chunk of a complete document ended.
   void maybe_mapped() {
     if (finished_ || !document_complete_ || stage_ != job_stage::chunking
-        || done_chunks_ < states_.size() || early_open_ > 0)
+        || done_chunks_ < states_.size())
       return;
     timings_.map_us = map_started_ ? micros_since(map_t0_) : 0;
     auto total = states_.size();
@@ -409,162 +342,90 @@ private:
         return;
       }
     }
-    start_collapse();
+    collapse();
   }
 
   // -- collapse ---------------------------------------------------------------
 
-  size_t measure(const record& r) const {
-    // +2 for the blank line between records.
-    return ctx_->tok->count(render_record(spec_.profile, r)) + 2;
+  /// A finite bound for the whole collapse of `n` records: every round (at
+  /// most `max_collapse_rounds`, plus the early calls) makes at most
+  /// `ceil(n / collapse_window)` waves of calls, each wave a call and a
+  /// calibration limited to `call_timeout`, plus one selection.
+  std::chrono::milliseconds collapse_timeout(size_t n) const {
+    uint64_t window = collapse_window_of(ctx_->opts);
+    uint64_t waves = (n + window - 1) / window + 1;
+    uint64_t rounds = uint64_t{ctx_->opts.max_collapse_rounds} + 2;
+    uint64_t factor = std::min<uint64_t>(rounds * (2 * waves + 1), 1000000000);
+    return ctx_->opts.call_timeout * static_cast<int64_t>(factor);
   }
 
-  size_t collapse_budget() const {
-    return std::min(budget_.collapse_payload, budget_.reduce_payload);
-  }
-
-  /// Turns a collapse reply into a record covering `group`, or nothing when
-  /// the output is unparsable.
-  std::optional<record> collapse_output(const std::vector<record>& group,
-                                        const chat_reply& rep) {
-    auto rec = parse_record(rep.text, spec_.profile);
-    rec = cal_.calibrate(std::move(rec), rep.finish_reason,
-                         render_records(spec_.profile, group));
-    if (rec.status == record_status::unparsable)
-      return std::nullopt;
-    rec.chunks = merge_provenance(group);
-    rec.usage = rep.usage;
-    for (auto& in : group)
-      rec.usage += in.usage;
-    return rec;
-  }
-
-  void start_collapse() {
+  void collapse() {
     stage_ = job_stage::collapsing;
     collapse_t0_ = clock_type::now();
-    if (spec_.early_collapse) {
-      for (auto& slot : early_slots_)
-        for (auto& r : slot)
-          records_.push_back(std::move(r));
-      for (auto& r : settled_)
-        records_.push_back(std::move(r));
-      early_slots_.clear();
-      settled_.clear();
-    }
-    std::stable_sort(records_.begin(), records_.end(),
-                     [](const record& x, const record& y) {
-                       auto a = x.chunks.empty() ? 0u : x.chunks.front();
-                       auto b = y.chunks.empty() ? 0u : y.chunks.front();
-                       return a < b;
-                     });
-    collapse_options opts;
-    opts.budget = collapse_budget();
-    opts.max_rounds = ctx_->opts.max_collapse_rounds;
-    planner_.emplace(
-      opts, [this](const record& r) { return measure(r); },
-      [this](std::vector<record> xs) { return cal_.select(std::move(xs)); });
-    run_round(planner_->begin(std::move(records_)));
+    auto timeout = collapse_timeout(handed_ + records_.size());
+    request(collapser_, timeout, collapse_atom::value, std::move(records_))
+      .then([this](collapse_result& res) { on_collapsed(std::move(res)); },
+            [this, timeout](caf::error& err) {
+              if (err == caf::sec::request_timeout)
+                fail(make_error(error_kind::timeout,
+                                "job " + std::to_string(id_)
+                                  + ": the collapser did not answer within "
+                                  + std::to_string(timeout.count()) + " ms"));
+              else
+                fail(std::move(err));
+            });
   }
 
-  void run_round(collapse_planner::round groups) {
+  void on_collapse_progress(const collapse_progress& p) {
     if (finished_)
       return;
-    if (groups.empty()) {
-      timings_.collapse_us = micros_since(collapse_t0_);
-      reduce();
-      return;
-    }
-    publish(true);
-    round_groups_ = std::move(groups);
-    round_outputs_.assign(round_groups_.size(), std::nullopt);
-    round_next_ = 0;
-    round_open_ = round_groups_.size();
-    launch_collapse_calls();
+    bool new_round = p.round > collapse_live_.round;
+    collapse_live_ = p;
+    if (new_round && stage_ == job_stage::collapsing)
+      publish(true);
   }
 
-  void launch_collapse_calls() {
-    auto window = ctx_->opts.collapse_window != 0
-                    ? ctx_->opts.collapse_window
-                    : ctx_->opts.mappers * ctx_->opts.map_window;
-    while (round_next_ < round_groups_.size() && gw_.in_flight() < window) {
-      auto g = round_next_++;
-      auto& group = round_groups_[g];
-      auto prompt = render_collapse_prompt(*ctx_->prompts, spec_, group);
-      if (!prompt) {
-        group_done(g, std::nullopt);
-        continue;
-      }
-      auto req = make_request(std::move(*prompt),
-                              "collapse " + std::to_string(planner_->rounds()));
-      ++calls_.collapse;
-      gw_.call(std::move(req), [this, g](caf::expected<chat_reply> res) {
-        if (!res) {
-          group_done(g, std::nullopt);
-          return;
-        }
-        usage_ += res->usage;
-        group_done(g, collapse_output(round_groups_[g], *res));
-      });
-    }
-  }
-
-  void group_done(size_t g, std::optional<record> out) {
-    round_outputs_[g] = std::move(out);
-    if (--round_open_ > 0) {
-      launch_collapse_calls();
-      return;
-    }
-    auto outputs = std::move(round_outputs_);
-    round_groups_.clear();
-    run_round(planner_->advance(std::move(outputs)));
+  void on_collapsed(collapse_result res) {
+    timings_.collapse_us = micros_since(collapse_t0_);
+    calls_.collapse = res.calls;
+    usage_ += res.usage;
+    collapse_live_ = collapse_progress{};
+    collapse_rounds_ = res.rounds;
+    collapse_fallback_ = res.fallback;
+    fallback_note_ = std::move(res.fallback_note);
+    final_records_ = std::move(res.records);
+    reduce();
   }
 
   // -- reduce -----------------------------------------------------------------
-
-  chat_request make_request(std::string prompt, const std::string& what) {
-    chat_request req;
-    req.messages.push_back(chat_message{"user", std::move(prompt)});
-    req.model = spec_.model;
-    req.max_tokens = reserved_output(spec_);
-    req.label = "job " + std::to_string(id_) + " " + what;
-    return req;
-  }
 
   void reduce() {
     stage_ = job_stage::reducing;
     publish(true);
     reduce_t0_ = clock_type::now();
-    final_records_ = planner_->take_records();
-    auto prompt = render_reduce_prompt(*ctx_->prompts, spec_, final_records_);
-    if (!prompt) {
-      fail(prompt.error());
-      return;
-    }
-    ++calls_.reduce;
-    gw_.call(
-      make_request(std::move(*prompt), "reduce"),
-      [this](caf::expected<chat_reply> res) {
-        if (!res) {
-          fail(make_error(kind_of(res.error()), "job " + std::to_string(id_)
-                                                  + ": the reduce call failed: "
-                                                  + describe(res.error())));
-          return;
-        }
-        usage_ += res->usage;
-        finish(std::move(*res));
-      });
+    // Render, one call (limited to call_timeout) and parsing.
+    auto timeout = ctx_->opts.call_timeout * 2;
+    request(reducer_, timeout, reduce_atom::value, final_records_)
+      .then([this](reduce_result& res) { finish(std::move(res)); },
+            [this, timeout](caf::error& err) {
+              if (err == caf::sec::request_timeout)
+                fail(make_error(error_kind::timeout,
+                                "job " + std::to_string(id_)
+                                  + ": the reducer did not answer within "
+                                  + std::to_string(timeout.count()) + " ms"));
+              else
+                fail(std::move(err));
+            });
   }
 
-  void finish(chat_reply rep) {
-    auto fa = parse_final_answer(rep.text, spec_.profile);
+  void finish(reduce_result rr) {
+    calls_.reduce += rr.calls;
+    usage_ += rr.usage;
     job_result res;
     res.job_id = id_;
-    res.answer = std::move(fa.answer);
-    res.rationale = std::move(fa.rationale);
-    res.confidence
-      = uses_scores(spec_.profile) ? normalise_confidence(fa.confidence) : 0.0;
-    if (rep.finish_reason == "length")
-      res.confidence = 0;
+    res.answer = std::move(rr.answer);
+    res.rationale = std::move(rr.rationale);
+    res.confidence = rr.confidence;
     for (auto& r : final_records_) {
       evidence ev;
       for (auto c : r.chunks)
@@ -574,9 +435,9 @@ private:
       res.evidence.push_back(std::move(ev));
     }
     res.calls = calls_;
-    res.collapse_rounds = planner_->rounds();
-    res.collapse_fallback = planner_->fallback();
-    res.fallback_note = planner_->note();
+    res.collapse_rounds = collapse_rounds_;
+    res.collapse_fallback = collapse_fallback_;
+    res.fallback_note = fallback_note_;
     res.usage = usage_;
     timings_.reduce_us = micros_since(reduce_t0_);
     timings_.total_us = micros_since(started_);
@@ -587,6 +448,7 @@ private:
     stage_ = job_stage::done;
     finished_ = true;
     publish(true);
+    stop_stages(caf::exit_reason::user_shutdown);
     send(front_, job_done_atom::value, id_, std::move(res), stats_);
     quit();
   }
@@ -614,14 +476,8 @@ private:
       return;
     finished_ = true;
     stage_ = job_stage::failed;
-    for (auto& p : pieces_)
-      if (p.rp.pending())
-        p.rp.deliver(err);
-    pieces_.clear();
-    if (end_rp_.pending())
-      end_rp_.deliver(err);
+    stop_stages(err);
     send(pool_, map_drop_atom::value, id_);
-    gw_.clear();
     publish(true);
     send(front_, job_failed_atom::value, id_, std::move(err), stats_);
     quit();
@@ -645,8 +501,10 @@ private:
     ev.document_complete = document_complete_;
     ev.chunks_mapped = mapped_;
     ev.chunks_failed = static_cast<uint32_t>(failures_.size());
-    ev.collapse_round = planner_ ? planner_->rounds() : 0;
+    ev.collapse_round = stage_ == job_stage::collapsing ? collapse_live_.round
+                                                        : collapse_rounds_;
     ev.usage = usage_;
+    ev.usage += collapse_live_.usage;
     ev.elapsed_us = micros_since(started_);
     if (document_complete_ && done_chunks_ > 0 && done_chunks_ < states_.size())
       ev.eta_us
@@ -663,46 +521,36 @@ private:
   call_budget budget_;
   caf::actor pool_;
   caf::actor front_;
-  calibrator cal_;
-  llm_gateway gw_;
-  chunker chunker_;
+  chunker_actor chunker_;
+  collapser_actor collapser_;
+  reducer_actor reducer_;
   std::vector<caf::actor> watchers_;
   job_stats stats_;
   job_stage stage_ = job_stage::chunking;
   bool finished_ = false;
-
-  // Input.
-  std::deque<piece> pieces_;
-  bool end_requested_ = false;
-  caf::response_promise end_rp_;
   bool document_complete_ = false;
 
-  // Chunks: one state and range per chunk; byte sizes of those waiting.
+  // Chunks: one state and range per chunk.
   std::vector<chunk_state> states_;
   std::vector<byte_range> ranges_;
-  std::unordered_map<uint32_t, uint64_t> waiting_bytes_;
-  uint32_t waiting_ = 0;
   uint32_t running_ = 0;
-  uint64_t buffered_bytes_ = 0;
   size_t done_chunks_ = 0;
   uint32_t mapped_ = 0;
-  std::vector<record> records_;
-
-  // Early collapse: records of finished chunks past the first unfinished one,
-  // the settled prefix not yet collapsed, and the early groups in order.
-  std::map<uint32_t, std::vector<record>> by_chunk_;
-  uint32_t frontier_ = 0;
-  std::vector<record> settled_;
-  std::vector<std::vector<record>> early_slots_;
-  size_t early_open_ = 0;
   std::vector<chunk_failure> failures_;
 
+  // Records: kept here until the collapse, or (early collapse) handed to the
+  // collapser as a settled prefix; records of finished chunks past the first
+  // unfinished one wait in `by_chunk_`.
+  std::vector<record> records_;
+  std::map<uint32_t, std::vector<record>> by_chunk_;
+  uint32_t frontier_ = 0;
+  size_t handed_ = 0;
+
   // Collapse and reduce.
-  std::optional<collapse_planner> planner_;
-  collapse_planner::round round_groups_;
-  std::vector<std::optional<record>> round_outputs_;
-  size_t round_next_ = 0;
-  size_t round_open_ = 0;
+  collapse_progress collapse_live_;
+  uint32_t collapse_rounds_ = 0;
+  bool collapse_fallback_ = false;
+  std::string fallback_note_;
   std::vector<record> final_records_;
 
   // Accounting.
@@ -724,18 +572,22 @@ private:
 /// results of finished jobs.
 class pipeline_front : public caf::event_based_actor {
 public:
-  pipeline_front(caf::actor_config& cfg,
-                 std::shared_ptr<const pipeline_context> ctx)
-    : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {
+  pipeline_front(caf::actor_config& cfg, std::shared_ptr<pipeline_context> ctx)
+    : caf::event_based_actor(cfg), init_ctx_(std::move(ctx)) {
     // nop
   }
 
   caf::behavior make_behavior() override {
+    // One calibrator for the whole pipeline (see calibrator_actor.hpp); the
+    // context is read-only from here on.
+    init_ctx_->calibrator = spawn_calibrator(system(), init_ctx_->prompts);
+    link_to(init_ctx_->calibrator);
+    ctx_ = std::move(init_ctx_);
     pool_ = spawn_mapper_pool(system(), ctx_);
     link_to(pool_);
     set_exit_handler([this](caf::exit_msg& msg) {
       // A coordinator's end is handled by the down handler; anything else
-      // (the pool, a stop request) ends the pipeline.
+      // (the pool, the calibrator, a stop request) ends the pipeline.
       for (auto& kv : running_)
         if (kv.second.coordinator.address() == msg.source)
           return;
@@ -904,6 +756,7 @@ private:
     }
   }
 
+  std::shared_ptr<pipeline_context> init_ctx_;
   std::shared_ptr<const pipeline_context> ctx_;
   caf::actor pool_;
   uint64_t next_id_ = 0;
@@ -940,8 +793,7 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
   ctx->client = std::move(client);
   ctx->tok = std::move(tok);
   ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
-  auto front = sys.spawn<pipeline_front>(
-    std::shared_ptr<const pipeline_context>{std::move(ctx)});
+  auto front = sys.spawn<pipeline_front>(std::move(ctx));
   return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
 }
 

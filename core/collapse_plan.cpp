@@ -212,6 +212,14 @@ collapse_planner::round collapse_planner::begin(std::vector<record> records) {
 
 collapse_planner::round
 collapse_planner::advance(std::vector<std::optional<record>> outputs) {
+  auto next = merge_round(std::move(outputs));
+  if (filter_)
+    next = filter_(std::move(next));
+  return next_round(std::move(next));
+}
+
+std::vector<record>
+collapse_planner::merge_round(std::vector<std::optional<record>> outputs) {
   std::vector<record> next;
   for (size_t i = 0; i < current_.size(); ++i) {
     auto& group = current_[i];
@@ -225,9 +233,13 @@ collapse_planner::advance(std::vector<std::optional<record>> outputs) {
     }
   }
   current_.clear();
-  records_ = std::move(next);
-  if (filter_)
-    records_ = filter_(std::move(records_));
+  records_.clear();
+  return next;
+}
+
+collapse_planner::round
+collapse_planner::next_round(std::vector<record> records) {
+  records_ = std::move(records);
   return plan_next();
 }
 

@@ -114,6 +114,20 @@ public:
   /// or an empty round when the collapse is done.
   round advance(std::vector<std::optional<record>> outputs);
 
+  /// The first half of `advance`, for callers that filter the records
+  /// asynchronously (e.g. by asking a calibrator actor): hands in one output
+  /// per group of the last round exactly as `advance` does and returns the
+  /// records for the next round, in order, *without* running the filter.
+  /// Pass the (filtered) records to `next_round` afterwards.
+  std::vector<record> merge_round(std::vector<std::optional<record>> outputs);
+
+  /// The second half of `advance`: takes the records of `merge_round` after
+  /// the caller filtered them and returns the next round, or an empty round
+  /// when the collapse is done (it fits, or the fallback ran). Does not run
+  /// the planner's own filter. `advance(xs)` equals
+  /// `next_round(filter(merge_round(xs)))`.
+  round next_round(std::vector<record> records);
+
   /// Returns whether the records fit (no further round).
   bool done() const noexcept { return done_; }
 

@@ -2,13 +2,18 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include "llmmr/messages/calibration_request.hpp"
 #include "llmmr/messages/chunk.hpp"
+#include "llmmr/messages/chunk_batch.hpp"
+#include "llmmr/messages/collapse_progress.hpp"
+#include "llmmr/messages/collapse_result.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
 #include "llmmr/messages/job_stats.hpp"
 #include "llmmr/messages/map_task.hpp"
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
+#include "llmmr/messages/reduce_result.hpp"
 
 namespace llmmr {
 
@@ -29,6 +34,12 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<job_stats>("llmmr::job_stats");
   cfg.add_message_type<map_task>("llmmr::map_task");
   cfg.add_message_type<map_outcome>("llmmr::map_outcome");
+  cfg.add_message_type<chunk_batch>("llmmr::chunk_batch");
+  cfg.add_message_type<calibration_request>("llmmr::calibration_request");
+  cfg.add_message_type<calibration_verdict>("llmmr::calibration_verdict");
+  cfg.add_message_type<collapse_progress>("llmmr::collapse_progress");
+  cfg.add_message_type<collapse_result>("llmmr::collapse_result");
+  cfg.add_message_type<reduce_result>("llmmr::reduce_result");
   cfg.add_message_type<task_profile>("llmmr::task_profile");
   cfg.add_message_type<record_status>("llmmr::record_status");
   cfg.add_message_type<job_stage>("llmmr::job_stage");

@@ -599,6 +599,33 @@ TEST_SUITE("actors") {
     CHECK_FALSE(*again);
   }
 
+  TEST_CASE("pipeline: cancelling stops the chunker and answers held acks") {
+    pipeline_options opts;
+    opts.mappers = 1;
+    opts.map_window = 1;
+    opts.chunk_window = 2;
+    fixture fx{make_model(), scripted_client::mode::deferred, opts};
+    auto id = fx.ask<uint64_t>(job_start_atom::value, fx.spec_for(100));
+    REQUIRE(id);
+    auto ack = fx.request(job_piece_atom::value, *id, make_document(500, {}));
+    fx.run_actors();
+    CHECK_FALSE(fx.has_reply()); // held back by the chunker actor
+    auto cancelled = fx.request(job_cancel_atom::value, *id);
+    fx.run_actors();
+    auto ok = fx.read<bool>(cancelled);
+    REQUIRE(ok);
+    CHECK(*ok);
+    // The chunker actor was stopped with the job's error: the held ack
+    // carries it.
+    auto held = fx.read<uint64_t>(ack);
+    REQUIRE_FALSE(held);
+    CHECK(kind_of(held.error()) == error_kind::cancelled);
+    CHECK(describe(held.error()).find("was cancelled") != std::string::npos);
+    auto res = fx.ask<job_result>(job_result_atom::value, *id);
+    REQUIRE_FALSE(res);
+    CHECK(kind_of(res.error()) == error_kind::cancelled);
+  }
+
   TEST_CASE("pipeline: stopping the pipeline ends open jobs") {
     fixture fx{make_model(), scripted_client::mode::deferred};
     auto id = fx.ask<uint64_t>(job_start_atom::value, fx.spec_for(150));

@@ -221,4 +221,45 @@ TEST_SUITE("core") {
     CHECK(p.records().size() == 2);
   }
 
+  TEST_CASE("collapse_planner: merge_round + next_round equals advance") {
+    // An asynchronous caller splits `advance` in two to filter in between;
+    // both paths must plan the same rounds and end with the same records.
+    auto drop_weak = [](std::vector<record> in) {
+      std::vector<record> out;
+      for (auto& r : in)
+        if (r.confidence >= 2)
+          out.push_back(std::move(r));
+      return out;
+    };
+    std::vector<record> xs;
+    for (uint32_t i = 0; i < 12; ++i)
+      xs.push_back(make_rec(i, 30, i % 4 == 0 ? 1 : 3));
+    collapse_planner a{{70, 8}, measure, drop_weak};
+    collapse_planner b{{70, 8}, measure};
+    auto ra = a.begin(xs);
+    auto rb = b.begin(drop_weak(xs));
+    int guard = 0;
+    while (!ra.empty()) {
+      REQUIRE(++guard < 100);
+      REQUIRE(ra == rb);
+      std::vector<std::optional<record>> outs;
+      for (size_t g = 0; g < ra.size(); ++g)
+        if (g % 3 == 1)
+          outs.push_back(std::nullopt); // a failed call keeps its inputs
+        else
+          outs.push_back(make_rec(0, 22, 3));
+      auto outs_b = outs;
+      ra = a.advance(std::move(outs));
+      auto merged = b.merge_round(std::move(outs_b));
+      CHECK(b.records().empty());
+      rb = b.next_round(drop_weak(std::move(merged)));
+    }
+    CHECK(rb.empty());
+    CHECK(a.done());
+    CHECK(b.done());
+    CHECK(a.rounds() == b.rounds());
+    CHECK(a.fallback() == b.fallback());
+    CHECK(a.records() == b.records());
+  }
+
 } // TEST_SUITE

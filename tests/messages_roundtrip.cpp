@@ -9,11 +9,16 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/message.hpp>
 
+#include "llmmr/messages/calibration_request.hpp"
 #include "llmmr/messages/chunk.hpp"
+#include "llmmr/messages/chunk_batch.hpp"
+#include "llmmr/messages/collapse_progress.hpp"
+#include "llmmr/messages/collapse_result.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
+#include "llmmr/messages/reduce_result.hpp"
 #include "llmmr/messages/registration.hpp"
 
 using namespace llmmr;
@@ -99,6 +104,40 @@ TEST_SUITE("messages") {
     CHECK(round_trip(f) == f);
     CHECK(round_trip(error_kind::context_length_exceeded)
           == error_kind::context_length_exceeded);
+  }
+
+  TEST_CASE("stage actor messages round-trip through the binary serializer") {
+    chunk_batch batch;
+    batch.chunks.push_back(chunk{9, 2, {100, 250}, "text\n", 3});
+    batch.complete = true;
+    batch.stats = job_stats{9, 4, 1000, 1, 0, 250};
+    CHECK(round_trip(batch) == batch);
+    calibration_request req{task_profile::retrieval, sample_record(), "length",
+                            "the source", 1};
+    CHECK(round_trip(req) == req);
+    calibration_verdict verdict{sample_record(), true};
+    CHECK(round_trip(verdict) == verdict);
+    collapse_result col{{sample_record()},   3, true,
+                        "dropped 2 records", 7, {300, 40}};
+    CHECK(round_trip(col) == col);
+    collapse_progress prog{2, 5, {30, 4}};
+    CHECK(round_trip(prog) == prog);
+    reduce_result red{"741", "Stated.", 4.5, record_status::partial,
+                      1,     {20, 3}};
+    CHECK(round_trip(red) == red);
+    registered_config cfg;
+    caf::actor_system sys{cfg};
+    auto msg = caf::make_message(batch, req, verdict, col, prog, red);
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE(!sink(msg));
+    caf::message copy;
+    caf::binary_deserializer source{sys, buf};
+    REQUIRE(!source(copy));
+    REQUIRE(
+      copy.match_elements<chunk_batch, calibration_request, calibration_verdict,
+                          collapse_result, collapse_progress, reduce_result>());
+    CHECK(copy.get_as<collapse_result>(3) == col);
   }
 
   TEST_CASE("registered types serialize inside a caf::message") {

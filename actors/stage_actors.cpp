@@ -1,0 +1,462 @@
+// The calibrator, collapser and reducer actors: thin shells around the pure
+// calibration, collapse planning, prompt rendering and parsing in core/.
+// (The chunker actor lives in chunker_actor.cpp.)
+
+#include "llmmr/actors/calibrator_actor.hpp"
+#include "llmmr/actors/collapser_actor.hpp"
+#include "llmmr/actors/reducer_actor.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "llmmr/core/calibration.hpp"
+#include "llmmr/core/collapse_plan.hpp"
+#include "llmmr/core/protocol.hpp"
+#include "llmmr/core/record_parser.hpp"
+#include "llmmr/messages/error_kind.hpp"
+
+namespace llmmr {
+
+namespace {
+
+/// Builds the request of one collapse or reduce call of job `id`.
+chat_request make_request(const job_spec& spec, uint64_t id, std::string prompt,
+                          const std::string& what) {
+  chat_request req;
+  req.messages.push_back(chat_message{"user", std::move(prompt)});
+  req.model = spec.model;
+  req.max_tokens = reserved_output(spec);
+  req.label = "job " + std::to_string(id) + " " + what;
+  return req;
+}
+
+/// Maps a failed request between actors to an error kind (a request that
+/// timed out is `error_kind::timeout`).
+error_kind request_error_kind(const caf::error& err) {
+  return err == caf::sec::request_timeout ? error_kind::timeout : kind_of(err);
+}
+
+// -- calibrator ---------------------------------------------------------------
+
+calibrator_actor::behavior_type
+calibrator_behavior(std::shared_ptr<const prompt_library> prompts) {
+  return {
+    [](calibrate_atom, calibration_request& req) {
+      calibrator cal{req.profile};
+      calibration_verdict out;
+      out.record = cal.calibrate(std::move(req.record), req.finish_reason,
+                                 req.source_text);
+      out.reask = req.reasks_left > 0 && cal.should_reask(out.record);
+      return out;
+    },
+    [](select_atom, task_profile profile, std::vector<record>& xs) {
+      return calibrator{profile}.select(std::move(xs));
+    },
+    [prompts](rubric_atom, task_profile profile) {
+      return prompts->rubric(profile);
+    },
+  };
+}
+
+// -- collapser ----------------------------------------------------------------
+
+class collapser_impl : public collapser_actor::base {
+public:
+  collapser_impl(caf::actor_config& cfg,
+                 std::shared_ptr<const pipeline_context> ctx, uint64_t job_id,
+                 job_spec spec, size_t budget, collapse_observer_actor observer)
+    : collapser_actor::base(cfg), ctx_(std::move(ctx)), id_(job_id),
+      spec_(std::move(spec)), budget_(budget), observer_(std::move(observer)),
+      gw_(this, ctx_->client), window_(collapse_window_of(ctx_->opts)) {
+    // nop
+  }
+
+  behavior_type make_behavior() override {
+    return {
+      [this](collapse_add_atom, std::vector<record>& xs) {
+        if (closed_)
+          return;
+        for (auto& r : xs)
+          held_.push_back(std::move(r));
+        if (spec_.early_collapse)
+          early_collapse();
+      },
+      [this](collapse_atom, std::vector<record>& xs) {
+        auto rp = make_response_promise<collapse_result>();
+        if (closed_) {
+          rp.deliver(make_error(error_kind::usage,
+                                "job " + std::to_string(id_)
+                                  + ": the collapse was already requested"));
+          return rp;
+        }
+        closed_ = true;
+        rp_ = rp;
+        for (auto& r : xs)
+          held_.push_back(std::move(r));
+        maybe_start();
+        return rp;
+      },
+      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
+             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
+      [this](llm_err_atom, uint64_t id, caf::error& err) {
+        gw_.on_err(id, std::move(err));
+      },
+      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
+    };
+  }
+
+  void on_exit() override {
+    if (rp_.pending())
+      rp_.deliver(
+        make_error(error_kind::cancelled,
+                   "job " + std::to_string(id_) + ": the collapser stopped"));
+  }
+
+private:
+  /// One collapse call: of an early group (`early_slots_[index]`) or of a
+  /// group of the current round (`round_groups_[index]`).
+  struct call_item {
+    bool early = false;
+    size_t index = 0;
+  };
+
+  size_t measure(const record& r) const {
+    // +2 for the blank line between records.
+    return ctx_->tok->count(render_record(spec_.profile, r)) + 2;
+  }
+
+  const std::vector<record>& inputs_of(const call_item& c) const {
+    return c.early ? early_slots_[c.index] : round_groups_[c.index];
+  }
+
+  void report() {
+    if (!observer_)
+      return;
+    collapse_progress p;
+    p.round = planner_ ? planner_->rounds() : 0;
+    p.calls = calls_;
+    p.usage = usage_;
+    send(observer_, collapse_prog_atom::value, p);
+  }
+
+  // -- early collapse ---------------------------------------------------------
+
+  /// Collapses every full group of the held records but the last one (which
+  /// may still grow) while later chunks are being mapped.
+  void early_collapse() {
+    std::vector<size_t> sizes;
+    sizes.reserve(held_.size());
+    for (auto& r : held_)
+      sizes.push_back(measure(r));
+    if (fits(sizes, budget_))
+      return;
+    auto groups = pack_groups(sizes, budget_);
+    if (groups.size() < 2)
+      return;
+    auto cut = static_cast<std::ptrdiff_t>(groups[groups.size() - 2].last);
+    std::vector<record> head(std::make_move_iterator(held_.begin()),
+                             std::make_move_iterator(held_.begin() + cut));
+    held_.erase(held_.begin(), held_.begin() + cut);
+    for (size_t gi = 0; gi + 1 < groups.size(); ++gi) {
+      auto& g = groups[gi];
+      auto first = head.begin() + static_cast<std::ptrdiff_t>(g.first);
+      auto last = head.begin() + static_cast<std::ptrdiff_t>(g.last);
+      // The inputs stay in the slot until (and unless) the call succeeds.
+      early_slots_.emplace_back(std::make_move_iterator(first),
+                                std::make_move_iterator(last));
+      if (early_slots_.back().size() < 2)
+        continue;
+      ++early_open_;
+      queue_.push_back(call_item{true, early_slots_.size() - 1});
+    }
+    launch_calls();
+  }
+
+  // -- calls ------------------------------------------------------------------
+
+  /// Starts queued calls while fewer than `window_` are in flight.
+  void launch_calls() {
+    while (!queue_.empty() && gw_.in_flight() < window_) {
+      auto item = queue_.front();
+      queue_.pop_front();
+      auto prompt
+        = render_collapse_prompt(*ctx_->prompts, spec_, inputs_of(item));
+      if (!prompt) {
+        resolve(item, std::nullopt);
+        continue;
+      }
+      auto round = item.early ? 0u : planner_->rounds();
+      auto req = make_request(spec_, id_, std::move(*prompt),
+                              "collapse " + std::to_string(round));
+      ++calls_;
+      gw_.call(std::move(req), ctx_->opts.call_timeout,
+               [this, item](caf::expected<chat_reply> res) {
+                 if (!res) {
+                   resolve(item, std::nullopt);
+                   launch_calls();
+                   return;
+                 }
+                 usage_ += res->usage;
+                 report();
+                 calibrate(item, std::move(*res));
+                 launch_calls();
+               });
+    }
+  }
+
+  /// Asks the calibrator to judge a collapse output; an unparsable output
+  /// (or no answer) keeps the group's inputs.
+  void calibrate(call_item item, chat_reply rep) {
+    auto& inputs = inputs_of(item);
+    calibration_request req;
+    req.profile = spec_.profile;
+    req.record = parse_record(rep.text, spec_.profile);
+    req.finish_reason = std::move(rep.finish_reason);
+    req.source_text = render_records(spec_.profile, inputs);
+    auto call_usage = rep.usage;
+    request(ctx_->calibrator, ctx_->opts.call_timeout, calibrate_atom::value,
+            std::move(req))
+      .then(
+        [this, item, call_usage](calibration_verdict& v) {
+          if (v.record.status == record_status::unparsable) {
+            resolve(item, std::nullopt);
+            return;
+          }
+          auto& inputs = inputs_of(item);
+          v.record.chunks = merge_provenance(inputs);
+          v.record.usage = call_usage;
+          for (auto& in : inputs)
+            v.record.usage += in.usage;
+          resolve(item, std::move(v.record));
+        },
+        [this, item](caf::error&) { resolve(item, std::nullopt); });
+  }
+
+  /// Records the outcome of one call.
+  void resolve(call_item item, std::optional<record> out) {
+    if (item.early) {
+      if (out)
+        early_slots_[item.index] = {std::move(*out)};
+      --early_open_;
+      maybe_start();
+      return;
+    }
+    round_outputs_[item.index] = std::move(out);
+    if (--round_open_ == 0)
+      end_round();
+  }
+
+  // -- rounds -----------------------------------------------------------------
+
+  void maybe_start() {
+    if (!closed_ || started_ || early_open_ > 0)
+      return;
+    started_ = true;
+    std::vector<record> all;
+    for (auto& slot : early_slots_)
+      for (auto& r : slot)
+        all.push_back(std::move(r));
+    early_slots_.clear();
+    for (auto& r : held_)
+      all.push_back(std::move(r));
+    held_.clear();
+    std::stable_sort(all.begin(), all.end(),
+                     [](const record& x, const record& y) {
+                       auto a = x.chunks.empty() ? 0u : x.chunks.front();
+                       auto b = y.chunks.empty() ? 0u : y.chunks.front();
+                       return a < b;
+                     });
+    collapse_options opts;
+    opts.budget = budget_;
+    opts.max_rounds = ctx_->opts.max_collapse_rounds;
+    // No planner filter: the calibrator selects between the rounds.
+    planner_.emplace(opts, [this](const record& r) { return measure(r); });
+    select(std::move(all), [this](std::vector<record> xs) {
+      run_round(planner_->begin(std::move(xs)));
+    });
+  }
+
+  void run_round(collapse_planner::round groups) {
+    if (groups.empty()) {
+      collapse_result res;
+      res.records = planner_->take_records();
+      res.rounds = planner_->rounds();
+      res.fallback = planner_->fallback();
+      res.fallback_note = planner_->note();
+      res.calls = calls_;
+      res.usage = usage_;
+      rp_.deliver(std::move(res));
+      return;
+    }
+    report();
+    round_groups_ = std::move(groups);
+    round_outputs_.assign(round_groups_.size(), std::nullopt);
+    round_open_ = round_groups_.size();
+    for (size_t g = 0; g < round_groups_.size(); ++g)
+      queue_.push_back(call_item{false, g});
+    launch_calls();
+  }
+
+  void end_round() {
+    auto merged = planner_->merge_round(std::move(round_outputs_));
+    round_outputs_.clear();
+    round_groups_.clear();
+    select(std::move(merged), [this](std::vector<record> xs) {
+      run_round(planner_->next_round(std::move(xs)));
+    });
+  }
+
+  /// Asks the calibrator which records go on, then continues with `k`.
+  template <class F>
+  void select(std::vector<record> xs, F k) {
+    request(ctx_->calibrator, ctx_->opts.call_timeout, select_atom::value,
+            spec_.profile, std::move(xs))
+      .then([k](std::vector<record>& kept) mutable { k(std::move(kept)); },
+            [this](caf::error& err) {
+              rp_.deliver(make_error(request_error_kind(err),
+                                     "job " + std::to_string(id_)
+                                       + ": collapse: the calibrator did not "
+                                         "select: "
+                                       + describe(err)));
+            });
+  }
+
+  std::shared_ptr<const pipeline_context> ctx_;
+  uint64_t id_;
+  job_spec spec_;
+  size_t budget_;
+  collapse_observer_actor observer_;
+  llm_gateway gw_;
+  uint32_t window_;
+  caf::typed_response_promise<collapse_result> rp_;
+  bool closed_ = false;
+  bool started_ = false;
+  uint32_t calls_ = 0;
+  usage usage_;
+  std::deque<call_item> queue_;
+
+  // Early collapse: records held (not yet grouped) and the early groups in
+  // document order, each one record once its call succeeded.
+  std::vector<record> held_;
+  std::vector<std::vector<record>> early_slots_;
+  size_t early_open_ = 0;
+
+  // Rounds.
+  std::optional<collapse_planner> planner_;
+  collapse_planner::round round_groups_;
+  std::vector<std::optional<record>> round_outputs_;
+  size_t round_open_ = 0;
+};
+
+// -- reducer ------------------------------------------------------------------
+
+class reducer_impl : public reducer_actor::base {
+public:
+  reducer_impl(caf::actor_config& cfg,
+               std::shared_ptr<const pipeline_context> ctx, uint64_t job_id,
+               job_spec spec)
+    : reducer_actor::base(cfg), ctx_(std::move(ctx)), id_(job_id),
+      spec_(std::move(spec)), gw_(this, ctx_->client) {
+    // nop
+  }
+
+  behavior_type make_behavior() override {
+    return {
+      [this](reduce_atom, std::vector<record>& xs) {
+        auto rp = make_response_promise<reduce_result>();
+        auto prompt = render_reduce_prompt(*ctx_->prompts, spec_, xs);
+        if (!prompt) {
+          rp.deliver(prompt.error());
+          return rp;
+        }
+        pending_.push_back(rp);
+        auto req = make_request(spec_, id_, std::move(*prompt), "reduce");
+        gw_.call(std::move(req), ctx_->opts.call_timeout,
+                 [this, rp](caf::expected<chat_reply> res) mutable {
+                   if (res)
+                     rp.deliver(parse(*res));
+                   else
+                     rp.deliver(make_error(kind_of(res.error()),
+                                           "job " + std::to_string(id_)
+                                             + ": the reduce call failed: "
+                                             + describe(res.error())));
+                 });
+        return rp;
+      },
+      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
+             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
+      [this](llm_err_atom, uint64_t id, caf::error& err) {
+        gw_.on_err(id, std::move(err));
+      },
+      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
+    };
+  }
+
+  void on_exit() override {
+    for (auto& rp : pending_)
+      if (rp.pending())
+        rp.deliver(
+          make_error(error_kind::cancelled,
+                     "job " + std::to_string(id_) + ": the reducer stopped"));
+  }
+
+private:
+  reduce_result parse(const chat_reply& rep) const {
+    auto fa = parse_final_answer(rep.text, spec_.profile);
+    reduce_result out;
+    out.answer = std::move(fa.answer);
+    out.rationale = std::move(fa.rationale);
+    out.confidence
+      = uses_scores(spec_.profile) ? normalise_confidence(fa.confidence) : 0.0;
+    if (rep.finish_reason == "length")
+      out.confidence = 0;
+    out.status = fa.status;
+    out.calls = 1;
+    out.usage = rep.usage;
+    return out;
+  }
+
+  std::shared_ptr<const pipeline_context> ctx_;
+  uint64_t id_;
+  job_spec spec_;
+  llm_gateway gw_;
+  std::vector<caf::typed_response_promise<reduce_result>> pending_;
+};
+
+} // namespace
+
+uint32_t collapse_window_of(const pipeline_options& opts) noexcept {
+  auto w = opts.collapse_window != 0 ? opts.collapse_window
+                                     : opts.mappers * opts.map_window;
+  return std::max<uint32_t>(1, w);
+}
+
+calibrator_actor
+spawn_calibrator(caf::actor_system& sys,
+                 std::shared_ptr<const prompt_library> prompts) {
+  return sys.spawn(calibrator_behavior, std::move(prompts));
+}
+
+collapser_actor spawn_collapser(caf::actor_system& sys,
+                                std::shared_ptr<const pipeline_context> ctx,
+                                uint64_t job_id, job_spec spec, size_t budget,
+                                collapse_observer_actor observer) {
+  return sys.spawn<collapser_impl>(std::move(ctx), job_id, std::move(spec),
+                                   budget, std::move(observer));
+}
+
+reducer_actor spawn_reducer(caf::actor_system& sys,
+                            std::shared_ptr<const pipeline_context> ctx,
+                            uint64_t job_id, job_spec spec) {
+  return sys.spawn<reducer_impl>(std::move(ctx), job_id, std::move(spec));
+}
+
+} // namespace llmmr
