@@ -124,6 +124,8 @@ private:
     req.messages.push_back(chat_message{"user", std::move(*prompt)});
     req.model = w->task.spec.model;
     req.max_tokens = reserved_output(w->task.spec);
+    req.temperature = w->task.spec.temperature;
+    req.stream = ctx_->opts.stream;
     req.label = "job " + std::to_string(w->task.chunk.job_id) + " map "
                 + std::to_string(w->task.chunk.index);
     ++w->out.calls;

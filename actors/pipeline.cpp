@@ -31,6 +31,8 @@
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace llmmr {
 
 namespace {
@@ -593,6 +595,13 @@ public:
           return;
       if (msg.reason)
         quit(msg.reason);
+    });
+    // A stray error message (e.g. from a subscriber that could not handle
+    // the reply to a plain `send` and reflected it) must not take down every
+    // job: CAF's default error handler would quit the front.
+    set_error_handler([this](caf::error& err) {
+      spdlog::warn("pipeline: ignoring a stray error message: {}",
+                   describe(err));
     });
     set_down_handler([this](caf::down_msg& dm) {
       for (auto& [id, job] : running_)

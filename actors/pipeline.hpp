@@ -114,6 +114,9 @@ struct pipeline_options {
   uint32_t max_resplits = 2;
   /// Finished jobs whose result (or error) stays available.
   uint32_t retain_results = 64;
+  /// Ask endpoints to stream replies (server-sent events). The result is
+  /// the same; streaming lets idle timeouts catch a stalled generation.
+  bool stream = false;
   /// Replace ill-formed UTF-8 in documents with U+FFFD instead of failing
   /// the job with `error_kind::invalid_utf8`.
   bool replace_invalid_utf8 = false;

@@ -28,12 +28,14 @@ namespace llmmr {
 namespace {
 
 /// Builds the request of one collapse or reduce call of job `id`.
-chat_request make_request(const job_spec& spec, uint64_t id, std::string prompt,
-                          const std::string& what) {
+chat_request make_request(const job_spec& spec, bool stream, uint64_t id,
+                          std::string prompt, const std::string& what) {
   chat_request req;
   req.messages.push_back(chat_message{"user", std::move(prompt)});
   req.model = spec.model;
   req.max_tokens = reserved_output(spec);
+  req.temperature = spec.temperature;
+  req.stream = stream;
   req.label = "job " + std::to_string(id) + " " + what;
   return req;
 }
@@ -194,7 +196,7 @@ private:
         continue;
       }
       auto round = item.early ? 0u : planner_->rounds();
-      auto req = make_request(spec_, id_, std::move(*prompt),
+      auto req = make_request(spec_, ctx_->opts.stream, id_, std::move(*prompt),
                               "collapse " + std::to_string(round));
       ++calls_;
       gw_.call(std::move(req), ctx_->opts.call_timeout,
@@ -378,7 +380,8 @@ public:
           return rp;
         }
         pending_.push_back(rp);
-        auto req = make_request(spec_, id_, std::move(*prompt), "reduce");
+        auto req = make_request(spec_, ctx_->opts.stream, id_,
+                                std::move(*prompt), "reduce");
         gw_.call(std::move(req), ctx_->opts.call_timeout,
                  [this, rp](caf::expected<chat_reply> res) mutable {
                    if (res)

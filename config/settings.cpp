@@ -735,6 +735,7 @@ job_spec settings::to_job_spec(std::string question) const {
   result.early_collapse = job.early_collapse;
   result.reask_unparsable = job.reask_unparsable;
   result.model = job.model;
+  result.temperature = job.temperature;
   return result;
 }
 

@@ -30,6 +30,8 @@ struct job_spec {
   uint32_t reask_unparsable = 1;
   /// Model name to request; empty means the endpoint's configured model.
   std::string model;
+  /// Sampling temperature sent with every call of the job.
+  double temperature = 0;
 
   friend bool operator==(const job_spec&, const job_spec&) = default;
 };
@@ -46,7 +48,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
   return f(caf::meta::type_name("job_spec"), x.question, x.profile, x.budget,
            x.max_tokens, x.max_failed_fraction, x.deadline_ms, x.early_collapse,
-           x.reask_unparsable, x.model);
+           x.reask_unparsable, x.model, x.temperature);
 }
 
 } // namespace llmmr

@@ -16,6 +16,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -841,6 +842,31 @@ TEST_SUITE("actors") {
     CHECK(events.back().chunks_total == *chunks);
     CHECK(events.back().chunks_mapped == *chunks);
     CHECK(events.back().document_complete);
+  }
+
+  TEST_CASE("pipeline: a subscriber that rejects the reply cannot kill it") {
+    fixture fx{make_model()};
+    auto id = fx.ask<uint64_t>(job_start_atom::value, fx.spec_for(150));
+    REQUIRE(id);
+    // This subscriber handles progress events only; the `true` answering
+    // its plain send is unexpected, so CAF reflects an error to the
+    // pipeline. The pipeline must shrug it off.
+    auto pipe = fx.pipe.actor;
+    auto job = *id;
+    auto sub = fx.sys->spawn([pipe, job](caf::event_based_actor* self) {
+      self->send(pipe, job_watch_atom::value, job,
+                 caf::actor_cast<caf::actor>(self));
+      return caf::behavior{[](progress_event&) {}};
+    });
+    fx.run();
+    auto doc = make_document(10, {{3, fact("Paris", 5, "Paris.")}});
+    REQUIRE(fx.ask<uint64_t>(job_piece_atom::value, *id, doc));
+    REQUIRE(fx.ask<uint32_t>(job_end_atom::value, *id));
+    auto res = fx.ask<job_result>(job_result_atom::value, *id);
+    REQUIRE(res);
+    CHECK(res->answer == "Paris");
+    caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+    fx.run();
   }
 
   TEST_CASE("pipeline: errors for unknown jobs and bad budgets") {

@@ -207,6 +207,18 @@ TEST_SUITE("cli") {
     CHECK(q.err.empty());
   }
 
+  TEST_CASE("ask with streamed replies gives the same answer") {
+    sim_process sim;
+    auto text = small_document(8, 12, fact);
+    auto r = ask({"--doc", "-", "--question", question, "--endpoint", sim.url,
+                  "--budget", "1024", "--set", "client.stream=true", "--set",
+                  "job.temperature=0.2", "--quiet"},
+                 text);
+    INFO("stderr: ", r.err);
+    REQUIRE_EQ(r.exit_code, 0);
+    CHECK_EQ(r.out, "Blue Heron\n");
+  }
+
   TEST_CASE("ask with injected faults: retries make every chunk succeed") {
     sim_process sim{{"--fault-rate", "0.2", "--stall-ms", "200", "--slots", "8",
                      "--seed", "11"}};

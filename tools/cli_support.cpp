@@ -304,6 +304,7 @@ pipeline_options to_pipeline_options(const settings& s) {
   out.max_jobs = s.pipeline.max_jobs;
   out.replace_invalid_utf8 = s.input.replace_invalid_utf8;
   out.prompts_dir = s.prompts.dir;
+  out.stream = s.client.stream;
   return out;
 }
 
