@@ -219,6 +219,24 @@ TEST_SUITE("cli") {
     CHECK_EQ(r.out, "Blue Heron\n");
   }
 
+  TEST_CASE("ask keeps stdout clean while retries are logged") {
+    sim_process sim{
+      {"--fault-rate", "0.3", "--stall-ms", "200", "--seed", "5"}};
+    auto text = small_document(9, 16, fact);
+    auto r = ask(
+      {"--doc", "-", "--question", question, "--endpoint", sim.url, "--budget",
+       "1024", "--json", "--set", "retry.max_attempts=12", "--set",
+       "retry.initial_backoff_ms=5", "--set", "retry.max_backoff_ms=100",
+       "--set", "client.first_byte_timeout_ms=5000", "--set", "log.level=info"},
+      text);
+    INFO("stderr: ", r.err);
+    REQUIRE_EQ(r.exit_code, 0);
+    auto doc = parse_json(r);
+    CHECK_EQ(doc["answer"], "Blue Heron");
+    // The retries were logged, on stderr only.
+    CHECK(r.err.find("retry") != std::string::npos);
+  }
+
   TEST_CASE("ask with injected faults: retries make every chunk succeed") {
     sim_process sim{{"--fault-rate", "0.2", "--stall-ms", "200", "--slots", "8",
                      "--seed", "11"}};

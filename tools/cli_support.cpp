@@ -321,8 +321,12 @@ std::string fit_budget(job_spec& spec, uint32_t context_window) {
 caf::error configure_logging(const settings& s) {
   try {
     if (!s.log.file.empty()) {
-      auto logger = spdlog::basic_logger_mt("llmmr", s.log.file);
+      auto logger = spdlog::basic_logger_mt("llmmr-file", s.log.file);
       spdlog::set_default_logger(std::move(logger));
+    } else if (::isatty(STDERR_FILENO)) {
+      // Clear the progress bar's line first; the bar redraws itself below
+      // the log line at the next progress event.
+      spdlog::set_pattern("\r\x1b[K[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
     }
     spdlog::set_level(spdlog::level::from_str(s.log.level));
   } catch (const std::exception& ex) {

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "llmmr/tools/command.hpp"
 
 namespace llmmr::cli {
@@ -47,6 +50,8 @@ std::vector<command> registered_commands() {
 
 int main(int argc, char** argv) {
   using namespace llmmr::cli;
+  // Logs go to stderr: stdout carries answers and JSON that scripts parse.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("llmmr"));
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty()) {
     print_help(stderr);
