@@ -16,6 +16,8 @@
 #include "llmmr/messages/collapse_result.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
+#include "llmmr/messages/job_stats.hpp"
+#include "llmmr/messages/map_task.hpp"
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/reduce_result.hpp"
@@ -104,6 +106,14 @@ TEST_SUITE("messages") {
     CHECK(round_trip(f) == f);
     CHECK(round_trip(error_kind::context_length_exceeded)
           == error_kind::context_length_exceeded);
+    byte_range range{7, 99};
+    CHECK(round_trip(range) == range);
+    job_stats stats{3, 4, 5000, 2, 8, 123456};
+    CHECK(round_trip(stats) == stats);
+    map_task task{c, spec, 3400};
+    CHECK(round_trip(task) == task);
+    map_outcome outcome{9, 2, {sample_record()}, true, f, 2, {10, 5}};
+    CHECK(round_trip(outcome) == outcome);
   }
 
   TEST_CASE("stage actor messages round-trip through the binary serializer") {

@@ -51,8 +51,7 @@ int run_plan(arg_list raw_args) {
   if (!args)
     return fail(args.error(), exit_usage);
   if (args->has("help")) {
-    print_usage("plan", "--doc FILE|- --question TEXT [options]",
-                plan_options);
+    print_usage("plan", "--doc FILE|- --question TEXT [options]", plan_options);
     return exit_ok;
   }
   auto doc = args->get("doc");
@@ -115,8 +114,8 @@ int run_plan(arg_list raw_args) {
     token_counts.push_back(row.tokens);
   record probe;
   probe.chunks = {0};
-  auto overhead = static_cast<uint32_t>(
-    tok.count(render_record(spec.profile, probe)));
+  auto overhead
+    = static_cast<uint32_t>(tok.count(render_record(spec.profile, probe)));
   auto cost = estimate_cost(*budget, token_counts, overhead);
   if (args->has("json")) {
     nlohmann::json out;
