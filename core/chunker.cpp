@@ -110,6 +110,13 @@ size_t next_boundary(std::string_view text, size_t pos) noexcept {
   return std::min(text.size(), pos + std::max<size_t>(len, 1));
 }
 
+/// The error for a budget too small to hold even one character.
+caf::error no_room_error(size_t budget) {
+  return make_error(error_kind::budget,
+                    "the chunk budget of " + std::to_string(budget)
+                      + " tokens cannot hold a single character");
+}
+
 } // namespace
 
 chunker::chunker(const tokenizer& tok, chunker_options opts)
@@ -313,35 +320,9 @@ bool chunker::drain(bool at_end) {
     }
     // A word longer than the budget: cut off as much as fits.
     auto rest = view;
-    size_t lo = 0;
-    size_t hi = rest.size();
-    size_t probe = first_check_;
-    while (probe < hi) {
-      auto p = utf8::ceil_boundary(rest, probe);
-      if (p >= hi)
-        break;
-      if (tok_->count(rest.substr(0, p)) > budget) {
-        hi = p;
-        break;
-      }
-      lo = p;
-      probe = 2 * p;
-    }
-    for (;;) {
-      auto mid = utf8::floor_boundary(rest, lo + (hi - lo) / 2);
-      if (mid <= lo)
-        mid = next_boundary(rest, lo);
-      if (mid >= hi)
-        break;
-      if (tok_->count(rest.substr(0, mid)) <= budget)
-        lo = mid;
-      else
-        hi = mid;
-    }
+    auto lo = fitting_prefix(rest, budget);
     if (lo == 0)
-      return fail(make_error(error_kind::budget,
-                             "the chunk budget of " + std::to_string(budget)
-                               + " tokens cannot hold a single character"));
+      return fail(no_room_error(budget));
     auto piece = rest.substr(0, lo);
     add_atom(begin, piece, tok_->count(piece));
     consume(lo);
@@ -391,37 +372,9 @@ bool chunker::cut_characters(uint64_t begin, std::string_view seg) {
       add_atom(begin + start, rest, tokens);
       return true;
     }
-    // Longest prefix that fits: gallop, then bisect (counts grow with the
-    // prefix).
-    size_t lo = 0;
-    size_t hi = rest.size();
-    size_t probe = first_check_;
-    while (probe < hi) {
-      auto p = utf8::ceil_boundary(rest, probe);
-      if (p >= hi)
-        break;
-      if (tok_->count(rest.substr(0, p)) > budget) {
-        hi = p;
-        break;
-      }
-      lo = p;
-      probe = 2 * p;
-    }
-    for (;;) {
-      auto mid = utf8::floor_boundary(rest, lo + (hi - lo) / 2);
-      if (mid <= lo)
-        mid = next_boundary(rest, lo);
-      if (mid >= hi)
-        break;
-      if (tok_->count(rest.substr(0, mid)) <= budget)
-        lo = mid;
-      else
-        hi = mid;
-    }
+    auto lo = fitting_prefix(rest, budget);
     if (lo == 0)
-      return fail(make_error(error_kind::budget,
-                             "the chunk budget of " + std::to_string(budget)
-                               + " tokens cannot hold a single character"));
+      return fail(no_room_error(budget));
     auto piece = rest.substr(0, lo);
     add_atom(begin + start, piece, tok_->count(piece));
     start += lo;
@@ -612,6 +565,37 @@ chunk_text(std::string_view doc, const tokenizer& tok, chunker_options opts) {
   auto result = std::move(*first);
   std::move(rest->begin(), rest->end(), std::back_inserter(result));
   return result;
+}
+
+size_t chunker::fitting_prefix(std::string_view rest, size_t budget) const {
+  // Gallop to bracket the answer, then bisect: a prefix's count grows with
+  // its length, so the fitting prefixes form one range starting at 0.
+  size_t lo = 0;
+  size_t hi = rest.size();
+  size_t probe = first_check_;
+  while (probe < hi) {
+    auto p = utf8::ceil_boundary(rest, probe);
+    if (p >= hi)
+      break;
+    if (tok_->count(rest.substr(0, p)) > budget) {
+      hi = p;
+      break;
+    }
+    lo = p;
+    probe = 2 * p;
+  }
+  for (;;) {
+    auto mid = utf8::floor_boundary(rest, lo + (hi - lo) / 2);
+    if (mid <= lo)
+      mid = next_boundary(rest, lo);
+    if (mid >= hi)
+      break;
+    if (tok_->count(rest.substr(0, mid)) <= budget)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
 }
 
 } // namespace llmmr

@@ -89,6 +89,10 @@ private:
   bool emit_segment(uint64_t begin, std::string_view seg, int level);
   bool atomize(uint64_t begin, std::string_view seg, int level);
   bool cut_characters(uint64_t begin, std::string_view seg);
+  /// Returns the length of the longest prefix of `rest` that ends on a
+  /// character boundary and counts at most `budget` tokens (0 when not even
+  /// one character fits).
+  size_t fitting_prefix(std::string_view rest, size_t budget) const;
   void consume(size_t n);
   std::string_view pending() const noexcept {
     return std::string_view{buf_}.substr(head_);
