@@ -77,7 +77,7 @@ collapser_actor spawn_collapser(caf::actor_system& sys,
                                 collapse_observer_actor observer);
 
 /// Returns the collapse window of `opts`: `collapse_window`, or
-/// `mappers * map_window` when that is 0.
+/// `mappers * map_window + workers.size() * worker_window` when that is 0.
 uint32_t collapse_window_of(const pipeline_options& opts) noexcept;
 
 } // namespace llmmr

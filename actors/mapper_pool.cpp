@@ -1,6 +1,7 @@
 // The mapper pool and its mappers. Each mapper takes at most `map_window`
-// chunks at a time; the pool queues chunks per job and hands free slots to
-// jobs in round-robin order, so that concurrent jobs share the mappers fairly.
+// chunks at a time and each worker node `worker_window`; the pool queues
+// chunks per job and hands free slots to jobs in round-robin order, so that
+// concurrent jobs share the mappers fairly. Also what a worker node serves.
 
 #include "llmmr/actors/mapper_pool.hpp"
 
@@ -13,9 +14,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
+#include <spdlog/spdlog.h>
 
 #include "llmmr/actors/llm_gateway.hpp"
 #include "llmmr/core/chunker.hpp"
+#include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/core/record_parser.hpp"
 #include "llmmr/messages/calibration_request.hpp"
@@ -221,10 +224,14 @@ public:
   }
 
   caf::behavior make_behavior() override {
-    for (uint32_t i = 0; i < ctx_->opts.mappers; ++i) {
-      mappers_.push_back(spawn<mapper, caf::linked>(ctx_));
-      load_.push_back(0);
+    for (uint32_t i = 0; i < ctx_->opts.mappers; ++i)
+      slots_.push_back(
+        slot{spawn<mapper, caf::linked>(ctx_), {}, ctx_->opts.map_window});
+    for (const auto& w : ctx_->workers) {
+      monitor(w.handle);
+      slots_.push_back(slot{w.handle, w.name, ctx_->opts.worker_window});
     }
+    set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     return {
       [this](map_atom, map_task& task) {
         // make_response_promise takes the sender out of the current message,
@@ -234,37 +241,85 @@ public:
         auto job = task.chunk.job_id;
         queues_[job].push_back(
           queued{std::move(task), rp, std::move(coordinator)});
-        dispatch();
+        if (!any_alive())
+          fail_queued();
+        else
+          dispatch();
         return rp;
       },
       [this](map_drop_atom, uint64_t job) {
+        // Chunks of the job still in flight are not sent anywhere else.
+        for (auto& kv : in_flight_)
+          if (kv.second.job == job)
+            kv.second.dropped = true;
         auto i = queues_.find(job);
         if (i == queues_.end())
           return;
         for (auto& q : i->second)
-          q.rp.deliver(
-            make_error(error_kind::cancelled,
-                       "job " + std::to_string(job) + " ended before chunk "
-                         + std::to_string(q.task.chunk.index) + " was mapped"));
+          q.rp.deliver(cancelled(job, q.task.chunk.index));
         queues_.erase(i);
       },
     };
   }
 
 private:
+  /// A chunk waiting for a slot.
   struct queued {
     map_task task;
     caf::response_promise rp;
     caf::actor coordinator;
   };
 
-  /// Returns the mapper with the fewest chunks, or -1 when all are full.
-  int free_mapper() const {
+  /// A local mapper or a worker node with its window.
+  struct slot {
+    caf::actor handle;
+    /// "host:port" of a worker node; empty for a local mapper.
+    std::string worker;
+    uint32_t window = 0;
+    uint32_t load = 0;
+    bool alive = true;
+  };
+
+  /// A chunk being mapped. Only chunks on a worker node keep their task, so
+  /// that they can go back to the queue when the node dies.
+  struct running {
+    size_t slot = 0;
+    uint64_t job = 0;
+    uint32_t index = 0;
+    byte_range range;
+    caf::response_promise rp;
+    caf::actor coordinator;
+    map_task task;
+    bool dropped = false;
+  };
+
+  static caf::error cancelled(uint64_t job, uint32_t index) {
+    return make_error(error_kind::cancelled,
+                      "job " + std::to_string(job) + " ended before chunk "
+                        + std::to_string(index) + " was mapped");
+  }
+
+  bool any_alive() const {
+    for (const auto& s : slots_)
+      if (s.alive)
+        return true;
+    return false;
+  }
+
+  /// Returns the live slot with the most room, or -1 when all are full.
+  int free_slot() const {
     int best = -1;
-    for (size_t i = 0; i < load_.size(); ++i)
-      if (load_[i] < ctx_->opts.map_window
-          && (best < 0 || load_[i] < load_[static_cast<size_t>(best)]))
+    uint32_t best_room = 0;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const auto& s = slots_[i];
+      if (!s.alive || s.load >= s.window)
+        continue;
+      auto room = s.window - s.load;
+      if (best < 0 || room > best_room) {
         best = static_cast<int>(i);
+        best_room = room;
+      }
+    }
     return best;
   }
 
@@ -276,9 +331,26 @@ private:
     return i;
   }
 
+  /// Answers every queued chunk with a failure: no mapper is left.
+  void fail_queued() {
+    for (auto& [job, q] : queues_)
+      for (auto& item : q) {
+        map_outcome out;
+        out.job_id = job;
+        out.index = item.task.chunk.index;
+        out.failed = true;
+        out.failure.index = out.index;
+        out.failure.range = item.task.chunk.range;
+        out.failure.kind = error_kind::node_down;
+        out.failure.reason = "no mapper left: every worker node is down";
+        item.rp.deliver(std::move(out));
+      }
+    queues_.clear();
+  }
+
   void dispatch() {
     while (!queues_.empty()) {
-      auto m = free_mapper();
+      auto m = free_slot();
       if (m < 0)
         return;
       auto qi = next_queue();
@@ -288,51 +360,173 @@ private:
       if (qi->second.empty())
         queues_.erase(qi);
       last_job_ = job;
-      auto slot = static_cast<size_t>(m);
-      ++load_[slot];
-      auto index = item.task.chunk.index;
-      auto range = item.task.chunk.range;
+      auto sid = static_cast<size_t>(m);
+      auto& s = slots_[sid];
+      ++s.load;
+      auto remote = !s.worker.empty();
+      auto key = next_key_++;
+      auto& r = in_flight_[key];
+      r.slot = sid;
+      r.job = job;
+      r.index = item.task.chunk.index;
+      r.range = item.task.chunk.range;
+      r.rp = item.rp;
+      r.coordinator = item.coordinator;
       if (item.coordinator)
-        send(item.coordinator, map_started_atom::value, index);
-      auto rp = item.rp;
-      request(mappers_[slot], ctx_->opts.map_timeout, map_atom::value,
-              std::move(item.task))
+        send(item.coordinator, map_started_atom::value, r.index);
+      map_task task;
+      if (remote) {
+        r.task = item.task;
+        task = std::move(item.task);
+      } else {
+        task = std::move(item.task);
+      }
+      auto timeout
+        = remote ? ctx_->opts.worker_timeout : ctx_->opts.map_timeout;
+      request(s.handle, timeout, map_atom::value, std::move(task))
         .then(
-          [this, slot, rp](map_outcome& out) mutable {
-            --load_[slot];
+          [this, key](map_outcome& out) {
+            auto i = in_flight_.find(key);
+            if (i == in_flight_.end())
+              return; // the worker died and the chunk went elsewhere
+            auto rp = std::move(i->second.rp);
+            --slots_[i->second.slot].load;
+            in_flight_.erase(i);
             rp.deliver(std::move(out));
             dispatch();
           },
-          [this, slot, rp, job, index, range](caf::error& err) mutable {
-            --load_[slot];
+          [this, key](caf::error& err) {
+            auto i = in_flight_.find(key);
+            if (i == in_flight_.end())
+              return;
+            auto& r = i->second;
+            const auto& s = slots_[r.slot];
             map_outcome out;
-            out.job_id = job;
-            out.index = index;
+            out.job_id = r.job;
+            out.index = r.index;
             out.failed = true;
-            out.failure.index = index;
-            out.failure.range = range;
+            out.failure.index = r.index;
+            out.failure.range = r.range;
             out.failure.kind = err == caf::sec::request_timeout
                                  ? error_kind::timeout
                                  : kind_of(err);
-            out.failure.reason = "mapper: " + describe(err);
+            out.failure.reason
+              = s.worker.empty() ? "mapper: " + describe(err)
+                                 : "worker " + s.worker + ": " + describe(err);
+            auto rp = std::move(r.rp);
+            --slots_[r.slot].load;
+            in_flight_.erase(i);
             rp.deliver(std::move(out));
             dispatch();
           });
     }
   }
 
+  /// A worker node went down: put its chunks back at the front of their
+  /// jobs' queues (in their original order) and stop using it.
+  void on_down(const caf::down_msg& dm) {
+    size_t sid = slots_.size();
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (!slots_[i].worker.empty() && slots_[i].alive
+          && slots_[i].handle.address() == dm.source)
+        sid = i;
+    if (sid == slots_.size())
+      return;
+    auto& s = slots_[sid];
+    s.alive = false;
+    s.load = 0;
+    std::vector<running> back;
+    for (auto i = in_flight_.begin(); i != in_flight_.end();) {
+      if (i->second.slot == sid) {
+        back.push_back(std::move(i->second));
+        i = in_flight_.erase(i);
+      } else {
+        ++i;
+      }
+    }
+    spdlog::warn("worker {} went down ({}); mapping its {} chunk(s) elsewhere",
+                 s.worker, to_string(dm.reason), back.size());
+    // `back` is in dispatch order; push the last one first.
+    for (auto i = back.rbegin(); i != back.rend(); ++i) {
+      if (i->dropped) {
+        i->rp.deliver(cancelled(i->job, i->index));
+        continue;
+      }
+      queues_[i->job].push_front(queued{std::move(i->task), std::move(i->rp),
+                                        std::move(i->coordinator)});
+    }
+    if (!any_alive())
+      fail_queued();
+    else
+      dispatch();
+  }
+
   std::shared_ptr<const pipeline_context> ctx_;
-  std::vector<caf::actor> mappers_;
-  std::vector<uint32_t> load_;
+  std::vector<slot> slots_;
   std::map<uint64_t, std::deque<queued>> queues_;
+  /// Chunks being mapped, by dispatch order.
+  std::map<uint64_t, running> in_flight_;
+  uint64_t next_key_ = 1;
   uint64_t last_job_ = 0;
 };
+
+// -- worker node --------------------------------------------------------------
+
+/// What a worker node publishes (as a `worker_actor`): hands each chunk to
+/// the node's pool and answers with its outcome. Untyped inside, because the
+/// pool also tells it when a chunk starts.
+caf::behavior worker_front(caf::event_based_actor* self, caf::actor pool,
+                           calibrator_actor calibrator,
+                           std::chrono::milliseconds timeout) {
+  self->link_to(pool);
+  self->link_to(calibrator);
+  return {
+    [self, pool, timeout](map_atom, map_task& task) {
+      auto rp = self->make_response_promise();
+      self->request(pool, timeout, map_atom::value, std::move(task))
+        .then([rp](map_outcome& out) mutable { rp.deliver(std::move(out)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [](map_started_atom, uint32_t) {
+      // The remote coordinator's pool tracks starts itself.
+    },
+  };
+}
 
 } // namespace
 
 caf::actor spawn_mapper_pool(caf::actor_system& sys,
                              std::shared_ptr<const pipeline_context> ctx) {
   return sys.spawn<mapper_pool>(std::move(ctx));
+}
+
+caf::expected<worker_actor>
+spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
+                     std::shared_ptr<llm_client> client,
+                     std::shared_ptr<const tokenizer> tok) {
+  if (opts.mappers == 0 || opts.map_window == 0)
+    return make_error(error_kind::config,
+                      "worker: mappers and map_window must be at least 1");
+  if (!client || !tok)
+    return make_error(error_kind::config,
+                      "worker: an llm_client and a tokenizer are required");
+  auto lib = prompt_library::load(opts.prompts_dir);
+  if (!lib)
+    return lib.error();
+  opts.workers.clear();
+  auto ctx = std::make_shared<pipeline_context>();
+  ctx->opts = std::move(opts);
+  ctx->client = std::move(client);
+  ctx->tok = std::move(tok);
+  ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
+  ctx->calibrator = spawn_calibrator(sys, ctx->prompts);
+  auto timeout = ctx->opts.map_timeout;
+  auto calibrator = ctx->calibrator;
+  auto pool = spawn_mapper_pool(sys, std::move(ctx));
+  auto front
+    = sys.spawn(worker_front, std::move(pool), std::move(calibrator), timeout);
+  return caf::actor_cast<worker_actor>(std::move(front));
 }
 
 } // namespace llmmr

@@ -7,15 +7,19 @@
 #include "llmmr/actors/pipeline.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
@@ -782,15 +786,98 @@ void pipeline_handle::stop() const {
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
 }
 
+namespace {
+
+/// Connects to one worker node and checks that it serves `worker_actor`.
+caf::expected<caf::actor> connect_worker(caf::actor_system& sys,
+                                         const std::string& name,
+                                         std::chrono::milliseconds timeout) {
+  auto colon = name.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || colon == 0
+      || std::from_chars(name.data() + colon + 1, name.data() + name.size(),
+                         port)
+             .ptr
+           != name.data() + name.size()
+      || port == 0 || port > 65535)
+    return make_error(error_kind::config,
+                      "expected \"host:port\" with a port from 1 to 65535");
+  auto host = name.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto expected_ifs = sys.message_types<worker_actor>();
+  caf::scoped_actor self{sys};
+  caf::expected<caf::actor> out{caf::error{}};
+  self
+    ->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
+              std::move(host), static_cast<uint16_t>(port))
+    .receive(
+      [&](caf::node_id&, caf::strong_actor_ptr& ptr,
+          std::set<std::string>& ifs) {
+        if (!ptr)
+          out = make_error(error_kind::unreachable,
+                           "nothing is published on that port");
+        else if (ifs != expected_ifs)
+          out = make_error(error_kind::config,
+                           "it does not serve llmmr's mapper interface (not "
+                           "an `llmmr worker`, or a different version)");
+        else
+          out = caf::actor_cast<caf::actor>(std::move(ptr));
+      },
+      [&](caf::error& err) {
+        if (err == caf::sec::request_timeout)
+          out = make_error(error_kind::timeout,
+                           "no connection after "
+                             + std::to_string(timeout.count()) + " ms");
+        else
+          out = make_error(error_kind::unreachable, describe(err));
+      });
+  return out;
+}
+
+/// Connects to the worker nodes of `opts`; logs and skips the ones that
+/// cannot be used.
+caf::expected<std::vector<worker_node>>
+connect_workers(caf::actor_system& sys, const pipeline_options& opts) {
+  std::vector<worker_node> out;
+  if (opts.workers.empty())
+    return out;
+  if (!sys.has_middleman())
+    return make_error(error_kind::config,
+                      "pipeline: worker nodes need the CAF middleman (load "
+                      "caf::io::middleman in the actor system's config)");
+  std::string problems;
+  for (const auto& name : opts.workers) {
+    auto hdl = connect_worker(sys, name, opts.worker_connect_timeout);
+    if (!hdl) {
+      auto why = describe(hdl.error());
+      spdlog::warn("pipeline: cannot use worker {}: {}", name, why);
+      problems += (problems.empty() ? "" : "; ") + name + ": " + why;
+      continue;
+    }
+    out.push_back(worker_node{name, std::move(*hdl)});
+  }
+  if (out.empty() && opts.mappers == 0)
+    return make_error(error_kind::unreachable,
+                      "pipeline: no worker node can be used and there are no "
+                      "local mappers: "
+                        + problems);
+  return out;
+}
+
+} // namespace
+
 caf::expected<pipeline_handle>
 spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
                std::shared_ptr<llm_client> client,
                std::shared_ptr<const tokenizer> tok) {
-  if (opts.mappers == 0 || opts.map_window == 0 || opts.chunk_window == 0
-      || opts.max_jobs == 0)
+  if ((opts.mappers == 0 && opts.workers.empty()) || opts.map_window == 0
+      || opts.chunk_window == 0 || opts.max_jobs == 0
+      || (!opts.workers.empty() && opts.worker_window == 0))
     return make_error(error_kind::config,
-                      "pipeline: mappers, map_window, chunk_window and "
-                      "max_jobs must be at least 1");
+                      "pipeline: mappers (unless there are workers), "
+                      "map_window, chunk_window, max_jobs and worker_window "
+                      "must be at least 1");
   if (!client || !tok)
     return make_error(error_kind::config,
                       "pipeline: an llm_client and a tokenizer are required");
@@ -802,6 +889,10 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
   ctx->client = std::move(client);
   ctx->tok = std::move(tok);
   ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
+  auto workers = connect_workers(sys, ctx->opts);
+  if (!workers)
+    return workers.error();
+  ctx->workers = std::move(*workers);
   auto front = sys.spawn<pipeline_front>(std::move(ctx));
   return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
 }

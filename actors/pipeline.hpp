@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
@@ -108,7 +109,7 @@ struct pipeline_options {
   /// Jobs that may run at once; further starts are refused.
   uint32_t max_jobs = 16;
   /// Collapse calls of one job in flight at once; 0 means
-  /// `mappers * map_window`.
+  /// `mappers * map_window + workers.size() * worker_window`.
   uint32_t collapse_window = 0;
   /// How often a chunk the endpoint rejects as too long is split again.
   uint32_t max_resplits = 2;
@@ -126,6 +127,17 @@ struct pipeline_options {
   std::chrono::milliseconds map_timeout{std::chrono::minutes{30}};
   /// Limit for one collapse or reduce call to come back.
   std::chrono::milliseconds call_timeout{std::chrono::minutes{10}};
+  /// Worker nodes (`llmmr worker`) as "host:port"; their mappers serve as
+  /// extra slots next to the `mappers` local ones (which may then be 0).
+  std::vector<std::string> workers;
+  /// Map requests in flight per worker node.
+  uint32_t worker_window = 16;
+  /// Limit for one map request to a worker node. A worker that dies is
+  /// noticed at once (its chunks go back to the queue); this bounds a worker
+  /// that stays connected but never answers.
+  std::chrono::milliseconds worker_timeout{std::chrono::minutes{5}};
+  /// Limit for connecting to one worker node when the pipeline starts.
+  std::chrono::milliseconds worker_connect_timeout{std::chrono::seconds{10}};
 };
 
 /// A running pipeline.
@@ -143,6 +155,13 @@ struct pipeline_handle {
 /// counts tokens with `tok`. Fails with `error_kind::config` when the prompts
 /// cannot be loaded or an option is zero. Call `register_types` on the
 /// system's config before creating the system.
+///
+/// With `opts.workers`, the system needs the middleman (`caf::io::middleman`
+/// loaded in its config) and this function blocks while it connects to each
+/// worker node (at most `worker_connect_timeout` each). A node that cannot be
+/// reached is logged and skipped; when no node is reachable and
+/// `opts.mappers` is 0 the call fails with `error_kind::unreachable` naming
+/// the nodes.
 caf::expected<pipeline_handle>
 spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
                std::shared_ptr<llm_client> client,

@@ -1,6 +1,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
 
 #include "llmmr/actors/calibrator_actor.hpp"
 #include "llmmr/actors/pipeline.hpp"
@@ -9,6 +13,14 @@
 #include "llmmr/core/tokenizer.hpp"
 
 namespace llmmr {
+
+/// A worker node the pipeline is connected to.
+struct worker_node {
+  /// Where it was reached, "host:port".
+  std::string name;
+  /// Its published mapper interface (a proxy of the remote actor).
+  caf::actor handle;
+};
 
 /// What every actor of one pipeline shares (read-only once the front has
 /// spawned the calibrator).
@@ -23,6 +35,8 @@ struct pipeline_context {
   std::shared_ptr<const prompt_library> prompts;
   /// The pipeline's calibrator (mappers and collapsers ask it).
   calibrator_actor calibrator;
+  /// The worker nodes reached when the pipeline started.
+  std::vector<worker_node> workers;
 };
 
 } // namespace llmmr

@@ -437,8 +437,11 @@ private:
 } // namespace
 
 uint32_t collapse_window_of(const pipeline_options& opts) noexcept {
-  auto w = opts.collapse_window != 0 ? opts.collapse_window
-                                     : opts.mappers * opts.map_window;
+  auto w
+    = opts.collapse_window != 0
+        ? opts.collapse_window
+        : opts.mappers * opts.map_window
+            + static_cast<uint32_t>(opts.workers.size()) * opts.worker_window;
   return std::max<uint32_t>(1, w);
 }
 

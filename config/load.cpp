@@ -601,6 +601,12 @@ private:
           + std::to_string(reserved) + " output tokens reserved for task "
           + to_string(s.job.task) + "; raise it or set job.max_tokens");
     }
+    if (s.pipeline.mappers == 0 && s.workers.nodes.empty()) {
+      auto path = blame("pipeline.mappers", "workers.nodes");
+      return fail(origin(path), path,
+                  "pipeline.mappers is 0 but workers.nodes is empty: nothing "
+                  "would map the chunks");
+    }
     if (s.workers.connection_timeout_ms != 0
         && (s.workers.heartbeat_interval_ms == 0
             || s.workers.connection_timeout_ms

@@ -475,8 +475,8 @@ const std::vector<field<settings>>& global_fields() {
       [](S & s) -> auto& { return s.pipeline.map_window; }, 1,
       "Map requests in flight per mapper."));
     v.push_back(uint_field<S>(
-      "pipeline.mappers", [](S & s) -> auto& { return s.pipeline.mappers; }, 1,
-      "Local mapper actors."));
+      "pipeline.mappers", [](S & s) -> auto& { return s.pipeline.mappers; }, 0,
+      "Local mapper actors; 0 only with workers.nodes."));
     v.push_back(uint_field<S>(
       "pipeline.chunk_window",
       [](S & s) -> auto& { return s.pipeline.chunk_window; }, 1,

@@ -136,6 +136,7 @@ int run_ask(arg_list raw) {
     std::fprintf(stderr, "llmmr ask: %s\n", note.c_str());
   caf::actor_system_config sys_cfg;
   register_types(sys_cfg);
+  configure_middleman(sys_cfg, *cfg);
   caf::actor_system sys{sys_cfg};
   auto pipeline = spawn_pipeline(sys, to_pipeline_options(*cfg), be->client,
                                  std::make_shared<approx_tokenizer>());

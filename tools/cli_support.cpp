@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/timespan.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -305,7 +308,25 @@ pipeline_options to_pipeline_options(const settings& s) {
   out.replace_invalid_utf8 = s.input.replace_invalid_utf8;
   out.prompts_dir = s.prompts.dir;
   out.stream = s.client.stream;
+  out.workers = s.workers.nodes;
+  out.worker_window = s.workers.window;
+  out.worker_timeout = std::chrono::milliseconds{s.workers.request_timeout_ms};
   return out;
+}
+
+void configure_middleman(caf::actor_system_config& cfg, const settings& s,
+                         bool always) {
+  if (!always && s.workers.nodes.empty())
+    return;
+  cfg.load<caf::io::middleman>();
+  auto ms
+    = [](uint64_t x) { return caf::timespan{std::chrono::milliseconds{x}}; };
+  if (s.workers.heartbeat_interval_ms != 0)
+    cfg.set("middleman.heartbeat-interval",
+            ms(s.workers.heartbeat_interval_ms));
+  if (s.workers.connection_timeout_ms != 0)
+    cfg.set("middleman.connection-timeout",
+            ms(s.workers.connection_timeout_ms));
 }
 
 std::string fit_budget(job_spec& spec, uint32_t context_window) {

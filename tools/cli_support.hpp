@@ -68,9 +68,16 @@ struct backend {
 /// appear in an error.
 caf::expected<backend> connect_backend(const settings& s);
 
-/// Maps the `pipeline`, `input` and `prompts` sections of `s` to pipeline
-/// options.
+/// Maps the `pipeline`, `input`, `prompts` and `workers` sections of `s` to
+/// pipeline options.
 pipeline_options to_pipeline_options(const settings& s);
+
+/// Prepares `cfg` for worker nodes: loads the CAF middleman when
+/// `workers.nodes` is not empty (or `always`) and sets its heartbeat interval
+/// and connection timeout from the `workers` section when they are not 0.
+/// Call it before creating the actor system.
+void configure_middleman(caf::actor_system_config& cfg, const settings& s,
+                         bool always = false);
 
 /// Lowers `spec.budget` to `context_window` when it is larger (and the
 /// window is known). Returns a note for the user when it did, else nothing.

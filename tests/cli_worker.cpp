@@ -1,0 +1,254 @@
+// Integration tests of `llmmr worker`: `llmmr ask` maps its chunks on worker
+// processes over the CAF middleman (loopback), survives a worker killed in
+// the middle of a job and names a worker it cannot reach.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llmmr/core/haystack.hpp"
+#include "test_support.hpp"
+
+using namespace llmmr::test;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Starts `llmmr <args...> --port 0 --port-file F` and waits for the port.
+struct listening_process {
+  temp_dir dir;
+  std::unique_ptr<child_process> child;
+  std::string port;
+
+  listening_process(const std::string& name, std::vector<std::string> args) {
+    auto port_file = dir.path() / "port";
+    std::vector<std::string> argv{
+      llmmr_binary(), name, "--port", "0", "--port-file", port_file.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child = std::make_unique<child_process>(argv, log_path());
+    port = wait_for_line(port_file, 60s);
+    INFO("log: ", log());
+    REQUIRE_MESSAGE(!port.empty(), "llmmr ", name, " did not report its port");
+  }
+
+  std::filesystem::path log_path() const { return dir.path() / "log"; }
+
+  std::string log() const {
+    std::ifstream in{log_path()};
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  }
+};
+
+/// A running `llmmr sim`.
+struct worker_sim : listening_process {
+  explicit worker_sim(std::vector<std::string> extra = {})
+    : listening_process("sim", std::move(extra)) {
+    // nop
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + port + "/v1"; }
+};
+
+/// A running `llmmr worker` that maps through `endpoint`.
+struct worker_process : listening_process {
+  explicit worker_process(const std::string& endpoint,
+                          std::vector<std::string> extra = {})
+    : listening_process("worker", with_defaults(endpoint, std::move(extra))) {
+    // nop
+  }
+
+  static std::vector<std::string> with_defaults(const std::string& endpoint,
+                                                std::vector<std::string> xs) {
+    xs.insert(xs.begin(),
+              {"--endpoint", endpoint, "--mappers", "2", "--map-window", "2"});
+    return xs;
+  }
+
+  std::string node() const { return "127.0.0.1:" + port; }
+};
+
+std::string document(uint64_t seed, size_t paragraphs,
+                     const std::string& fact) {
+  llmmr::filler_text filler{seed};
+  std::string doc;
+  for (size_t i = 0; i < paragraphs; ++i) {
+    doc += filler.next_paragraph();
+    if (i == paragraphs / 2)
+      doc += " " + fact;
+    doc += "\n\n";
+  }
+  return doc;
+}
+
+const std::string fact = "The code name of the relay station is Blue Heron.";
+const std::string question = "What is the code name of the relay station?";
+
+/// A loopback port with nothing listening on it.
+std::string closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return std::to_string(ntohs(addr.sin_port));
+}
+
+command_result ask(const std::vector<std::string>& args,
+                   const std::string& input) {
+  std::vector<std::string> argv{llmmr_binary(), "ask",    "--doc",    "-",
+                                "--question",   question, "--budget", "1024",
+                                "--json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, input, 300s);
+}
+
+/// Counts from the last "llmmr: done: X/Y chunks mapped, Z failed" line.
+struct final_counts {
+  unsigned mapped = 0;
+  unsigned total = 0;
+  unsigned failed = 0;
+  bool found = false;
+};
+
+final_counts last_progress(const std::string& err) {
+  final_counts out;
+  auto at = err.rfind("llmmr: done: ");
+  if (at != std::string::npos
+      && std::sscanf(err.c_str() + at,
+                     "llmmr: done: %u/%u chunks mapped, %u failed", &out.mapped,
+                     &out.total, &out.failed)
+           == 3)
+    out.found = true;
+  return out;
+}
+
+/// Checks that the job answered and mapped every chunk without a failure.
+void check_complete(const command_result& r) {
+  INFO("stderr: ", r.err.substr(0, 4000));
+  REQUIRE_EQ(r.exit_code, 0);
+  auto res = json::parse(r.out, nullptr, false);
+  REQUIRE_FALSE(res.is_discarded());
+  CHECK_EQ(res["answer"], "Blue Heron");
+  CHECK(res["failures"].empty());
+  CHECK_FALSE(res["partial"].get<bool>());
+  auto chunks = res["chunks"].get<unsigned>();
+  CHECK_GT(chunks, 3u);
+  CHECK_GE(res["calls"]["map"].get<unsigned>(), chunks);
+  auto counts = last_progress(r.err);
+  REQUIRE(counts.found);
+  CHECK_EQ(counts.mapped, chunks);
+  CHECK_EQ(counts.total, chunks);
+  CHECK_EQ(counts.failed, 0u);
+}
+
+} // namespace
+
+TEST_SUITE("cli") {
+  TEST_CASE("ask maps every chunk on a remote worker") {
+    worker_sim sim;
+    worker_process worker{sim.url()};
+    auto r = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0",
+                  "--set", "workers.nodes=" + worker.node()},
+                 document(21, 30, fact));
+    check_complete(r);
+  }
+
+  TEST_CASE("ask skips an unreachable worker when another one works") {
+    worker_sim sim;
+    // Heartbeats on both sides (each side sends its own).
+    worker_process worker{sim.url(),
+                          {"--set", "workers.heartbeat_interval_ms=500",
+                           "--set", "workers.connection_timeout_ms=5000"}};
+    auto dead = "127.0.0.1:" + closed_port();
+    auto r = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0",
+                  "--set", "workers.nodes=" + dead + "," + worker.node(),
+                  "--set", "workers.heartbeat_interval_ms=500", "--set",
+                  "workers.connection_timeout_ms=5000"},
+                 document(22, 20, fact));
+    check_complete(r);
+    CHECK(r.err.find("cannot use worker " + dead) != std::string::npos);
+  }
+
+  TEST_CASE("ask names a worker that is not listening") {
+    worker_sim sim;
+    auto dead = "127.0.0.1:" + closed_port();
+    auto r = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0",
+                  "--set", "workers.nodes=" + dead},
+                 document(23, 10, fact));
+    INFO("stderr: ", r.err);
+    CHECK_EQ(r.exit_code, 4); // an endpoint (here: node) failure
+    CHECK(r.out.empty());
+    CHECK(r.err.find(dead) != std::string::npos);
+    CHECK(r.err.find("no worker node can be used") != std::string::npos);
+  }
+
+  TEST_CASE("pipeline.mappers=0 without worker nodes is a config error") {
+    auto r = ask(
+      {"--endpoint", "http://127.0.0.1:1/v1", "--set", "pipeline.mappers=0"},
+      document(25, 2, fact));
+    INFO("stderr: ", r.err);
+    CHECK_EQ(r.exit_code, 6);
+    CHECK(r.err.find("workers.nodes is empty") != std::string::npos);
+  }
+
+  TEST_CASE("a worker killed mid-job: its chunks are mapped elsewhere") {
+    // Worker A maps through a fast sim. Worker B maps through a sim that
+    // holds every completion for ten minutes, so whatever B takes is still in
+    // flight when B is killed: the job can only finish if those chunks go to
+    // A, and B's requests never time out during the test.
+    worker_sim fast;
+    worker_sim stalled{{"--ttft-ms", "600000", "--verbose"}};
+    worker_process a{fast.url()};
+    worker_process b{stalled.url()};
+    command_result r;
+    std::thread job{[&] {
+      r = ask({"--endpoint", fast.url(), "--set", "pipeline.mappers=0", "--set",
+               "workers.nodes=" + a.node() + "," + b.node(), "--set",
+               "workers.window=2", "--set", "workers.request_timeout_ms=240000",
+               "--set", "log.level=info"},
+              document(24, 60, fact));
+    }};
+    // Wait until B has sent its first completion request, then kill it.
+    bool b_busy = false;
+    for (int i = 0; i < 1200 && !b_busy; ++i) {
+      b_busy
+        = stalled.log().find("POST /v1/chat/completions") != std::string::npos;
+      if (!b_busy)
+        std::this_thread::sleep_for(50ms);
+    }
+    ::kill(b.child->pid(), SIGKILL);
+    job.join();
+    REQUIRE_MESSAGE(b_busy, "worker B never called its endpoint");
+    check_complete(r);
+    // The coordinator noticed B's death and moved B's chunks.
+    auto at = r.err.find("worker " + b.node() + " went down");
+    REQUIRE(at != std::string::npos);
+    unsigned moved = 0;
+    auto note = r.err.find("mapping its ", at);
+    REQUIRE(note != std::string::npos);
+    REQUIRE_EQ(std::sscanf(r.err.c_str() + note, "mapping its %u", &moved), 1);
+    CHECK_GE(moved, 1u);
+  }
+}
