@@ -44,37 +44,8 @@ struct sim_process {
   }
 };
 
-/// A small document: filler prose with one fact in the middle.
-std::string small_document(uint64_t seed, size_t paragraphs,
-                           const std::string& fact) {
-  llmmr::filler_text filler{seed};
-  std::string doc;
-  for (size_t i = 0; i < paragraphs; ++i) {
-    doc += filler.next_paragraph();
-    if (i == paragraphs / 2)
-      doc += " " + fact;
-    doc += "\n\n";
-  }
-  return doc;
-}
-
 const std::string fact = "The code name of the relay station is Blue Heron.";
 const std::string question = "What is the code name of the relay station?";
-
-/// A loopback port with nothing listening on it.
-std::string closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return std::to_string(ntohs(addr.sin_port));
-}
 
 command_result ask(const std::vector<std::string>& args,
                    const std::string& input = {},
@@ -153,7 +124,7 @@ TEST_SUITE("cli") {
   TEST_CASE("ask answers over a small document with every JSON field") {
     sim_process sim;
     temp_dir dir;
-    auto doc = dir.write("doc.txt", small_document(5, 40, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(5, 40, fact));
     auto r = ask({"--doc", doc, "--question", question, "--endpoint", sim.url,
                   "--budget", "1024", "--json"});
     INFO("stderr: ", r.err);
@@ -169,7 +140,7 @@ TEST_SUITE("cli") {
     CHECK(res["failures"].empty());
     CHECK_FALSE(res["partial"].get<bool>());
     // The evidence that carries the answer covers the fact's bytes.
-    auto text = small_document(5, 40, fact);
+    auto text = document_with_fact(5, 40, fact);
     auto fact_at = text.find(fact);
     bool covered = false;
     for (const auto& ev : res["evidence"])
@@ -189,7 +160,7 @@ TEST_SUITE("cli") {
 
   TEST_CASE("ask prints the answer on stdout and reads standard input") {
     sim_process sim;
-    auto text = small_document(6, 12, fact);
+    auto text = document_with_fact(6, 12, fact);
     auto r = ask({"--doc", "-", "--question", question, "--endpoint", sim.url,
                   "--budget", "1024"},
                  text);
@@ -209,7 +180,7 @@ TEST_SUITE("cli") {
 
   TEST_CASE("ask with streamed replies gives the same answer") {
     sim_process sim;
-    auto text = small_document(8, 12, fact);
+    auto text = document_with_fact(8, 12, fact);
     auto r = ask({"--doc", "-", "--question", question, "--endpoint", sim.url,
                   "--budget", "1024", "--set", "client.stream=true", "--set",
                   "job.temperature=0.2", "--quiet"},
@@ -222,7 +193,7 @@ TEST_SUITE("cli") {
   TEST_CASE("ask keeps stdout clean while retries are logged") {
     sim_process sim{
       {"--fault-rate", "0.3", "--stall-ms", "200", "--seed", "5"}};
-    auto text = small_document(9, 16, fact);
+    auto text = document_with_fact(9, 16, fact);
     auto r = ask(
       {"--doc", "-", "--question", question, "--endpoint", sim.url, "--budget",
        "1024", "--json", "--set", "retry.max_attempts=12", "--set",
@@ -241,7 +212,7 @@ TEST_SUITE("cli") {
     sim_process sim{{"--fault-rate", "0.2", "--stall-ms", "200", "--slots", "8",
                      "--seed", "11"}};
     temp_dir dir;
-    auto doc = dir.write("doc.txt", small_document(8, 120, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(8, 120, fact));
     auto r = ask({"--doc",
                   doc,
                   "--question",
@@ -281,7 +252,7 @@ TEST_SUITE("cli") {
     sim_process sim{
       {"--fault-rate", "0.4", "--stall-ms", "100", "--seed", "3"}};
     temp_dir dir;
-    auto doc = dir.write("doc.txt", small_document(9, 60, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(9, 60, fact));
     auto r = ask(
       {"--doc", doc, "--question", question, "--endpoint", sim.url, "--budget",
        "1024", "--json", "--set", "retry.max_attempts=1", "--set",
@@ -317,7 +288,7 @@ TEST_SUITE("cli") {
 
   TEST_CASE("ask: usage errors exit 2, input errors 3, config errors 6") {
     temp_dir dir;
-    auto doc = dir.write("doc.txt", small_document(1, 3, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(1, 3, fact));
     auto url = "http://127.0.0.1:" + closed_port() + "/v1";
     CHECK_EQ(ask({}).exit_code, 2);
     CHECK_EQ(ask({"--doc", doc}).exit_code, 2);
@@ -352,7 +323,7 @@ TEST_SUITE("cli") {
   TEST_CASE("ask: invalid UTF-8 and empty documents exit 3") {
     sim_process sim;
     temp_dir dir;
-    std::string bad = small_document(2, 4, fact);
+    std::string bad = document_with_fact(2, 4, fact);
     auto bad_at = bad.size();
     bad += "caf\xC3\x28 and more text\n";
     auto bad_doc = dir.write("bad.txt", bad);
@@ -369,7 +340,7 @@ TEST_SUITE("cli") {
 
   TEST_CASE("ask: an unreachable endpoint exits 4") {
     temp_dir dir;
-    auto doc = dir.write("doc.txt", small_document(3, 6, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(3, 6, fact));
     auto url = "http://127.0.0.1:" + closed_port() + "/v1";
     // Detecting the profile finds nobody there.
     auto r = ask({"--doc", doc, "--question", question, "--endpoint", url});
@@ -386,7 +357,7 @@ TEST_SUITE("cli") {
   TEST_CASE("ask: a wrong API key exits 4 and the key is never printed") {
     sim_process sim{{"--api-key", "right-key-123"}};
     temp_dir dir;
-    auto doc = dir.write("doc.txt", small_document(4, 6, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(4, 6, fact));
     auto r = ask({"--doc", doc, "--question", question, "--endpoint", sim.url,
                   "--set", "endpoints[0].api_key=wrong-key-456"});
     CHECK_EQ(r.exit_code, 4);

@@ -84,36 +84,8 @@ struct worker_process : listening_process {
   std::string node() const { return "127.0.0.1:" + port; }
 };
 
-std::string document(uint64_t seed, size_t paragraphs,
-                     const std::string& fact) {
-  llmmr::filler_text filler{seed};
-  std::string doc;
-  for (size_t i = 0; i < paragraphs; ++i) {
-    doc += filler.next_paragraph();
-    if (i == paragraphs / 2)
-      doc += " " + fact;
-    doc += "\n\n";
-  }
-  return doc;
-}
-
 const std::string fact = "The code name of the relay station is Blue Heron.";
 const std::string question = "What is the code name of the relay station?";
-
-/// A loopback port with nothing listening on it.
-std::string closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return std::to_string(ntohs(addr.sin_port));
-}
 
 command_result ask(const std::vector<std::string>& args,
                    const std::string& input) {
@@ -171,7 +143,7 @@ TEST_SUITE("cli") {
     worker_process worker{sim.url()};
     auto r = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0",
                   "--set", "workers.nodes=" + worker.node()},
-                 document(21, 30, fact));
+                 document_with_fact(21, 30, fact));
     check_complete(r);
   }
 
@@ -186,7 +158,7 @@ TEST_SUITE("cli") {
                   "--set", "workers.nodes=" + dead + "," + worker.node(),
                   "--set", "workers.heartbeat_interval_ms=500", "--set",
                   "workers.connection_timeout_ms=5000"},
-                 document(22, 20, fact));
+                 document_with_fact(22, 20, fact));
     check_complete(r);
     CHECK(r.err.find("cannot use worker " + dead) != std::string::npos);
   }
@@ -196,7 +168,7 @@ TEST_SUITE("cli") {
     auto dead = "127.0.0.1:" + closed_port();
     auto r = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0",
                   "--set", "workers.nodes=" + dead},
-                 document(23, 10, fact));
+                 document_with_fact(23, 10, fact));
     INFO("stderr: ", r.err);
     CHECK_EQ(r.exit_code, 4); // an endpoint (here: node) failure
     CHECK(r.out.empty());
@@ -207,7 +179,7 @@ TEST_SUITE("cli") {
   TEST_CASE("pipeline.mappers=0 without worker nodes is a config error") {
     auto r = ask(
       {"--endpoint", "http://127.0.0.1:1/v1", "--set", "pipeline.mappers=0"},
-      document(25, 2, fact));
+      document_with_fact(25, 2, fact));
     INFO("stderr: ", r.err);
     CHECK_EQ(r.exit_code, 6);
     CHECK(r.err.find("workers.nodes is empty") != std::string::npos);
@@ -228,7 +200,7 @@ TEST_SUITE("cli") {
                "workers.nodes=" + a.node() + "," + b.node(), "--set",
                "workers.window=2", "--set", "workers.request_timeout_ms=240000",
                "--set", "log.level=info"},
-              document(24, 60, fact));
+              document_with_fact(24, 60, fact));
     }};
     // Wait until B has sent its first completion request, then kill it.
     bool b_busy = false;

@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include "llmmr/core/haystack.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -8,9 +10,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,6 +211,37 @@ std::string wait_for_line(const std::filesystem::path& file,
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
   return {};
+}
+
+std::string closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot bind a loopback port");
+  }
+  ::close(fd);
+  return std::to_string(ntohs(addr.sin_port));
+}
+
+std::string document_with_fact(uint64_t seed, size_t paragraphs,
+                               const std::string& fact) {
+  llmmr::filler_text filler{seed};
+  std::string doc;
+  for (size_t i = 0; i < paragraphs; ++i) {
+    doc += filler.next_paragraph();
+    if (i == paragraphs / 2)
+      doc += " " + fact;
+    doc += "\n\n";
+  }
+  return doc;
 }
 
 std::string llmmr_binary() {

@@ -4,6 +4,7 @@
 // program as a child process and collecting its output.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -79,6 +80,15 @@ private:
 std::string wait_for_line(const std::filesystem::path& file,
                           std::chrono::milliseconds timeout
                           = std::chrono::seconds{20});
+
+/// Returns a loopback port that nothing listens on (bound, read back and
+/// released again).
+std::string closed_port();
+
+/// Returns `paragraphs` paragraphs of seeded filler prose with `fact`
+/// appended to the middle one.
+std::string document_with_fact(uint64_t seed, size_t paragraphs,
+                               const std::string& fact);
 
 /// The path of the built `llmmr` program.
 std::string llmmr_binary();

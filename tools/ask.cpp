@@ -47,31 +47,12 @@ constexpr std::string_view synopsis
     "[--api-key-env VAR] [--config F] [--budget N] [--max-tokens N] "
     "[--set KEY=VALUE ...] [--json] [--quiet]";
 
-/// Turns the flags into configuration overrides, in a fixed order so that
-/// `--set` (last) wins.
-caf::expected<settings_sources> make_sources(const parsed_args& args) {
-  settings_sources src;
-  src.file = args.get("config").value_or("");
-  src.environment = current_environment();
-  auto add = [&](std::string_view flag, std::string key) {
-    if (auto value = args.get(flag))
-      src.overrides.emplace_back(std::move(key), *value);
-  };
-  add("endpoint", "endpoints[0].url");
-  add("api-key-env", "endpoints[0].api_key_env");
-  add("model", "job.model");
-  add("task", "job.task");
-  add("budget", "job.budget");
-  add("max-tokens", "job.max_tokens");
-  for (const auto& kv : args.all("set")) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return make_error(error_kind::usage,
-                        "--set expects KEY=VALUE, got '" + kv + "'");
-    src.overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  return src;
-}
+/// The flags that stand for configuration keys; `--set` comes after them.
+constexpr flag_key ask_flag_keys[] = {
+  {"endpoint", "endpoints[0].url"}, {"api-key-env", "endpoints[0].api_key_env"},
+  {"model", "job.model"},           {"task", "job.task"},
+  {"budget", "job.budget"},         {"max-tokens", "job.max_tokens"},
+};
 
 int run_ask(arg_list raw) {
   auto args = parse_args("ask", raw, ask_options);
@@ -101,7 +82,7 @@ int run_ask(arg_list raw) {
       print_error("ask", x.error());
       return exit_usage;
     }
-  auto src = make_sources(*args);
+  auto src = settings_sources_from(*args, ask_flag_keys);
   if (!src) {
     print_error("ask", src.error());
     return exit_usage;

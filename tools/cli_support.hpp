@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -25,6 +27,7 @@
 #include "llmmr/config/settings.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/progress_event.hpp"
+#include "llmmr/tools/args.hpp"
 
 namespace llmmr::cli {
 
@@ -82,6 +85,25 @@ void configure_middleman(caf::actor_system_config& cfg, const settings& s,
 /// Lowers `spec.budget` to `context_window` when it is larger (and the
 /// window is known). Returns a note for the user when it did, else nothing.
 std::string fit_budget(job_spec& spec, uint32_t context_window);
+
+/// A command-line flag that stands for a configuration key.
+struct flag_key {
+  /// The flag's name without dashes, e.g. "budget".
+  std::string_view flag;
+  /// The key it sets, e.g. "job.budget".
+  std::string_view key;
+};
+
+/// Appends every `--set KEY=VALUE` of `args` to `overrides`, in order, so
+/// later ones win. Fails with `error_kind::usage` for a malformed pair.
+caf::error
+add_set_overrides(const parsed_args& args,
+                  std::vector<std::pair<std::string, std::string>>& overrides);
+
+/// Builds the settings layers of a command: `--config` (or none), the
+/// process environment, then the flags in `flags`, then every `--set`.
+caf::expected<settings_sources>
+settings_sources_from(const parsed_args& args, std::span<const flag_key> flags);
 
 /// Applies `log.level` and `log.file` to the default spdlog logger.
 caf::error configure_logging(const settings& s);

@@ -145,11 +145,9 @@ int run_demo(arg_list raw) {
     {"client.total_timeout_ms", "30000"},
     {"log.level", "error"},
   };
-  for (const auto& kv : args->all("set")) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return usage_error("--set expects KEY=VALUE, got '" + kv + "'");
-    src.overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  if (auto err = add_set_overrides(*args, src.overrides)) {
+    print_error("demo", err);
+    return exit_usage;
   }
   auto cfg = load_settings(src);
   if (!cfg) {

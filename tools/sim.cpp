@@ -1,18 +1,16 @@
 // `llmmr sim`: runs the local OpenAI-compatible simulator until SIGINT or
 // SIGTERM.
 
-#include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
-#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/command.hpp"
+#include "llmmr/tools/server_support.hpp"
 
 namespace llmmr::cli {
 
@@ -42,21 +40,6 @@ constexpr option_spec sim_specs[] = {
 
 constexpr std::string_view synopsis
   = "[--host H] [--port P] [--port-file F] [options]";
-
-caf::error write_port_file(const std::string& path, uint16_t port) {
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << port << '\n';
-    out.flush();
-    if (!out)
-      return make_error(error_kind::config, "cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return make_error(error_kind::config,
-                      "cannot rename " + tmp + " to " + path);
-  return {};
-}
 
 template <class T>
 caf::error get_uint(const parsed_args& args, std::string_view name, T& out,
@@ -154,12 +137,8 @@ int run_sim(arg_list raw) {
   }
   spdlog::set_level(args->has("verbose") ? spdlog::level::debug
                                          : spdlog::level::warn);
-  // Block the signals before the io thread starts so only sigwait sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Block the signals before the io thread starts so only we see them.
+  stop_signals signals;
   auto server = sim::sim_server::start(*opts);
   if (!server) {
     print_error("sim", server.error());
@@ -176,8 +155,7 @@ int run_sim(arg_list raw) {
   std::printf("listening on %s:%u\n", opts->host.c_str(),
               static_cast<unsigned>(port));
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
+  signals.wait();
   (*server)->stop();
   auto st = (*server)->stats();
   std::fprintf(stderr,

@@ -3,14 +3,10 @@
 // prompts and calibrator and publishes it with the CAF middleman until
 // SIGINT or SIGTERM.
 
-#include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
-
-#include <pthread.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -26,6 +22,7 @@
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
+#include "llmmr/tools/server_support.hpp"
 
 namespace llmmr::cli {
 
@@ -48,44 +45,12 @@ constexpr std::string_view synopsis
   = "[--host ADDR] [--port N] [--port-file F] [--endpoint URL] [--config F] "
     "[--set KEY=VALUE ...] [--mappers N] [--map-window W]";
 
-/// Turns the flags into configuration overrides; `--set` comes last and wins.
-caf::expected<settings_sources> make_sources(const parsed_args& args) {
-  settings_sources src;
-  src.file = args.get("config").value_or("");
-  src.environment = current_environment();
-  auto add = [&](std::string_view flag, std::string key) {
-    if (auto value = args.get(flag))
-      src.overrides.emplace_back(std::move(key), *value);
-  };
-  add("endpoint", "endpoints[0].url");
-  add("mappers", "pipeline.mappers");
-  add("map-window", "pipeline.map_window");
-  for (const auto& kv : args.all("set")) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return make_error(error_kind::usage,
-                        "--set expects KEY=VALUE, got '" + kv + "'");
-    src.overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  return src;
-}
-
-/// Writes `port` to `path` through a temporary file, so that a reader never
-/// sees a partial line.
-caf::error write_port_file(const std::string& path, uint16_t port) {
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << port << '\n';
-    out.flush();
-    if (!out)
-      return make_error(error_kind::config, "cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return make_error(error_kind::config,
-                      "cannot rename " + tmp + " to " + path);
-  return {};
-}
+/// The flags that stand for configuration keys; `--set` comes after them.
+constexpr flag_key worker_flag_keys[] = {
+  {"endpoint", "endpoints[0].url"},
+  {"mappers", "pipeline.mappers"},
+  {"map-window", "pipeline.map_window"},
+};
 
 int run_worker(arg_list raw) {
   auto args = parse_args("worker", raw, worker_options);
@@ -111,7 +76,7 @@ int run_worker(arg_list raw) {
   if (*port && **port > 65535)
     return usage_error(make_error(error_kind::usage, "--port is too large"));
   auto host = args->get("host").value_or("127.0.0.1");
-  auto src = make_sources(*args);
+  auto src = settings_sources_from(*args, worker_flag_keys);
   if (!src)
     return usage_error(src.error());
   auto cfg = load_settings(*src);
@@ -133,13 +98,8 @@ int run_worker(arg_list raw) {
     print_error("worker", be.error());
     return exit_code_for(be.error());
   }
-  // Block the signals before CAF starts its threads so only sigwait sees
-  // them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Block the signals before CAF starts its threads so only we see them.
+  stop_signals signals;
   caf::actor_system_config sys_cfg;
   register_types(sys_cfg);
   configure_middleman(sys_cfg, *cfg, true);
@@ -172,8 +132,7 @@ int run_worker(arg_list raw) {
   std::printf("listening on %s:%u\n", host.c_str(),
               static_cast<unsigned>(*bound));
   std::fflush(stdout);
-  int sig = 0;
-  sigwait(&signals, &sig);
+  signals.wait();
   // A published actor keeps the system alive: end it explicitly.
   caf::anon_send_exit(*front, caf::exit_reason::user_shutdown);
   std::fprintf(stderr, "llmmr worker: stopped\n");

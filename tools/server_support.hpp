@@ -1,0 +1,32 @@
+#pragma once
+
+// Helpers for the subcommands that run as servers until they are told to
+// stop (`llmmr sim`, `llmmr worker`).
+
+#include <csignal>
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+
+namespace llmmr::cli {
+
+/// Blocks SIGINT and SIGTERM for the calling thread and every thread it
+/// starts afterwards, so that only `wait_for_stop_signal` receives them.
+/// Call it before starting any thread.
+class stop_signals {
+public:
+  stop_signals();
+
+  /// Waits until SIGINT or SIGTERM arrives and returns its number.
+  int wait();
+
+private:
+  sigset_t set_;
+};
+
+/// Writes `port` and a newline to `path` through a temporary file and a
+/// rename, so that a reader polling the file never sees a partial line.
+caf::error write_port_file(const std::string& path, uint16_t port);
+
+} // namespace llmmr::cli
