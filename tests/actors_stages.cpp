@@ -30,6 +30,8 @@
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 
+#include "deterministic_system.hpp"
+
 using namespace llmmr;
 using namespace std::chrono_literals;
 
@@ -69,11 +71,7 @@ std::vector<record> clue_records(uint32_t n, size_t bytes = 120) {
   return out;
 }
 
-struct fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  std::unique_ptr<caf::scoped_actor> self;
+struct fixture : llmmr::test::deterministic_system {
   std::shared_ptr<scripted_client> client;
   std::shared_ptr<const tokenizer> tok = std::make_shared<approx_tokenizer>();
   std::shared_ptr<pipeline_context> ctx;
@@ -83,13 +81,6 @@ struct fixture {
                    scripted_client::mode mode
                    = scripted_client::mode::synchronous,
                    pipeline_options opts = {}) {
-    register_types(cfg);
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    cfg.set("logger.file-verbosity", caf::atom("quiet"));
-    cfg.set("logger.console-verbosity", caf::atom("quiet"));
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    self = std::make_unique<caf::scoped_actor>(*sys, true);
     if (!model)
       model = [](const chat_request&) -> caf::expected<chat_reply> {
         return make_error(error_kind::bad_request, "no script");
