@@ -17,7 +17,9 @@
 #include <spdlog/spdlog.h>
 
 #include "llmmr/actors/llm_gateway.hpp"
+#include "llmmr/actors/stage_request.hpp"
 #include "llmmr/core/chunker.hpp"
+#include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/core/record_parser.hpp"
@@ -37,6 +39,8 @@ struct map_piece {
   std::string text;
   uint32_t depth = 0;
   uint32_t reasks = 0;
+  /// What was wrong with the last output, for the corrective re-ask.
+  output_problem problem = output_problem::none;
 };
 
 /// The state of one chunk in a mapper.
@@ -117,20 +121,20 @@ private:
       w->rp.deliver(std::move(w->out));
       return;
     }
-    auto prompt
-      = render_map_prompt(*ctx_->prompts, w->task.spec, w->todo.front().text);
+    auto& piece = w->todo.front();
+    auto prompt = render_map_prompt(*ctx_->prompts, w->task.spec, piece.text);
     if (!prompt) {
       fail(w, kind_of(prompt.error()), describe(prompt.error()));
       return;
     }
-    chat_request req;
-    req.messages.push_back(chat_message{"user", std::move(*prompt)});
-    req.model = w->task.spec.model;
-    req.max_tokens = reserved_output(w->task.spec);
-    req.temperature = w->task.spec.temperature;
-    req.stream = ctx_->opts.stream;
-    req.label = "job " + std::to_string(w->task.chunk.job_id) + " map "
-                + std::to_string(w->task.chunk.index);
+    if (piece.reasks > 0)
+      *prompt = corrective_prompt(w->task.spec.profile, prompt_stage::map,
+                                  piece.problem, *prompt);
+    auto req = make_stage_request(
+      *ctx_, w->task.spec, prompt_stage::map, std::move(*prompt),
+      "job " + std::to_string(w->task.chunk.job_id) + " map "
+        + std::to_string(w->task.chunk.index)
+        + (piece.reasks > 0 ? " (corrective re-ask)" : ""));
     ++w->out.calls;
     gw_.call(std::move(req), [this, w](caf::expected<chat_reply> res) {
       on_reply(w, std::move(res));
@@ -161,7 +165,7 @@ private:
     req.record = parse_record(res->text, w->task.spec.profile);
     req.record.chunks = {w->task.chunk.index};
     req.record.usage = res->usage;
-    req.finish_reason = std::move(res->finish_reason);
+    req.finish_reason = res->finish_reason;
     req.source_text = piece.text;
     auto asked = piece.reasks;
     auto limit = w->task.spec.reask_unparsable;
@@ -169,9 +173,13 @@ private:
     request(ctx_->calibrator, ctx_->opts.call_timeout, calibrate_atom::value,
             std::move(req))
       .then(
-        [this, w](calibration_verdict& v) {
+        [this, w,
+         finish = std::move(res->finish_reason)](calibration_verdict& v) {
           if (v.reask) {
-            ++w->todo.front().reasks;
+            auto& front = w->todo.front();
+            ++front.reasks;
+            ++w->out.reasks;
+            front.problem = diagnose_record(v.record, finish);
             next(w);
             return;
           }

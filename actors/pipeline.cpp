@@ -30,8 +30,11 @@
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/pipeline_context.hpp"
 #include "llmmr/actors/reducer_actor.hpp"
+#include "llmmr/backends/schema_fallback_client.hpp"
+#include "llmmr/core/ascii.hpp"
 #include "llmmr/core/budget.hpp"
 #include "llmmr/core/chunker.hpp"
+#include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
 
@@ -218,6 +221,13 @@ private:
                      "job " + std::to_string(id_) + ": the document is empty"));
         return;
       }
+      if (!has_text_) {
+        fail(make_error(error_kind::empty_document,
+                        "job " + std::to_string(id_)
+                          + ": the document holds nothing but white space ("
+                          + std::to_string(stats_.bytes_received) + " bytes)"));
+        return;
+      }
       publish(true);
       maybe_mapped();
     }
@@ -234,6 +244,19 @@ private:
       map_started_ = true;
       map_t0_ = clock_type::now();
     }
+    if (ascii::trim(c.text).empty()) {
+      // Only white space: nothing to read, so no call. The chunk counts as
+      // mapped with no record.
+      states_.back() = chunk_state::mapped;
+      ++mapped_;
+      ++done_chunks_;
+      credit(index);
+      accept(index, {});
+      publish(false);
+      maybe_mapped();
+      return;
+    }
+    has_text_ = true;
     map_task task{std::move(c), spec_, budget_.chunk_payload};
     request(pool_, ctx_->opts.map_timeout * 2, map_atom::value, std::move(task))
       .then([this](map_outcome& out) { on_outcome(std::move(out)); },
@@ -279,8 +302,11 @@ private:
     else
       credit(index);
     calls_.map += out.calls;
+    reasks_.map += out.reasks;
     usage_ += out.usage;
     std::vector<record> kept;
+    if (!out.failed)
+      judge_outputs(out);
     if (out.failed) {
       st = chunk_state::failed;
       out.failure.index = index;
@@ -290,13 +316,54 @@ private:
       st = chunk_state::mapped;
       ++mapped_;
       for (auto& r : out.records)
-        if (!r.no_information && r.status != record_status::unparsable)
+        if (r.kind != record_kind::empty)
           kept.push_back(std::move(r));
     }
     ++done_chunks_;
     accept(index, std::move(kept));
     publish(false);
     maybe_mapped();
+  }
+
+  /// Sorts out map outputs that stayed unusable after their re-asks: when
+  /// every output of the chunk is unusable the chunk fails (it counts
+  /// against `max_failed_fraction` like a failed call); a single unusable
+  /// piece, or an output cut at `max_tokens` whose fields were kept, is a
+  /// loss of evidence.
+  void judge_outputs(map_outcome& out) {
+    size_t unusable = 0;
+    output_problem first = output_problem::none;
+    for (auto& r : out.records) {
+      auto problem = diagnose_record(r, {});
+      if (problem != output_problem::none) {
+        ++unusable;
+        if (first == output_problem::none)
+          first = problem;
+      } else if (r.status == record_status::truncated) {
+        losses_.push_back(evidence_loss{
+          {out.index},
+          {},
+          r.confidence,
+          "map output cut at max_tokens; its usable fields were kept"});
+      }
+    }
+    if (unusable == 0)
+      return;
+    auto what
+      = "map output " + to_string(first) + " after "
+        + std::to_string(out.reasks)
+        + (out.reasks == 1 ? " corrective re-ask" : " corrective re-asks");
+    if (unusable == out.records.size()) {
+      out.failed = true;
+      out.failure.kind = first == output_problem::truncated
+                           ? error_kind::truncated
+                           : error_kind::unparsable;
+      out.failure.reason = std::move(what);
+      out.records.clear();
+      return;
+    }
+    losses_.push_back(evidence_loss{
+      {out.index}, {}, 0, what + " (one part of a re-split chunk)"});
   }
 
   /// Keeps the records of a finished chunk. With early collapse, records go
@@ -399,6 +466,9 @@ private:
     collapse_rounds_ = res.rounds;
     collapse_fallback_ = res.fallback;
     fallback_note_ = std::move(res.fallback_note);
+    reasks_.collapse = res.reasks;
+    for (auto& l : res.losses)
+      losses_.push_back(std::move(l));
     final_records_ = std::move(res.records);
     reduce();
   }
@@ -426,12 +496,21 @@ private:
 
   void finish(reduce_result rr) {
     calls_.reduce += rr.calls;
+    reasks_.reduce = rr.reasks;
     usage_ += rr.usage;
     job_result res;
     res.job_id = id_;
     res.answer = std::move(rr.answer);
     res.rationale = std::move(rr.rationale);
     res.confidence = rr.confidence;
+    res.no_information = rr.no_information;
+    if (rr.cut)
+      losses_.push_back(evidence_loss{
+        {},
+        {},
+        0,
+        "reduce output cut at max_tokens after its answer; the rationale may "
+        "be incomplete"});
     for (auto& r : final_records_) {
       evidence ev;
       for (auto c : r.chunks)
@@ -450,7 +529,15 @@ private:
     res.timings = timings_;
     res.chunks = static_cast<uint32_t>(states_.size());
     res.failures = failures_;
-    res.partial = !failures_.empty();
+    res.reasks = reasks_;
+    for (auto& l : losses_) {
+      l.ranges.clear();
+      for (auto c : l.chunks)
+        if (c < ranges_.size())
+          l.ranges.push_back(ranges_[c]);
+    }
+    res.losses = std::move(losses_);
+    res.partial = !failures_.empty() || !res.losses.empty();
     stage_ = job_stage::done;
     finished_ = true;
     publish(true);
@@ -561,6 +648,9 @@ private:
 
   // Accounting.
   call_counts calls_;
+  call_counts reasks_;
+  std::vector<evidence_loss> losses_;
+  bool has_text_ = false;
   usage usage_;
   stage_timings timings_;
   clock_type::time_point started_;
@@ -735,6 +825,9 @@ private:
       return make_error(error_kind::usage, "the pipeline already runs "
                                              + std::to_string(running_.size())
                                              + " jobs (max_jobs)");
+    if (ascii::trim(spec.question).empty())
+      return make_error(error_kind::input,
+                        "the question is blank: ask something");
     auto budget = compute_budget(spec, *ctx_->prompts, *ctx_->tok);
     if (!budget)
       return budget.error();
@@ -886,7 +979,9 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
     return lib.error();
   auto ctx = std::make_shared<pipeline_context>();
   ctx->opts = std::move(opts);
-  ctx->client = std::move(client);
+  // Every call goes through the schema fallback, so that a server that
+  // rejects JSON-schema requests is served text for the rest of its life.
+  ctx->client = std::make_shared<schema_fallback_client>(std::move(client));
   ctx->tok = std::move(tok);
   ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
   auto workers = connect_workers(sys, ctx->opts);

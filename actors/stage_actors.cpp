@@ -17,8 +17,11 @@
 #include <caf/sec.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "llmmr/actors/stage_request.hpp"
+#include "llmmr/core/ascii.hpp"
 #include "llmmr/core/calibration.hpp"
 #include "llmmr/core/collapse_plan.hpp"
+#include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/core/record_parser.hpp"
 #include "llmmr/messages/error_kind.hpp"
@@ -26,19 +29,6 @@
 namespace llmmr {
 
 namespace {
-
-/// Builds the request of one collapse or reduce call of job `id`.
-chat_request make_request(const job_spec& spec, bool stream, uint64_t id,
-                          std::string prompt, const std::string& what) {
-  chat_request req;
-  req.messages.push_back(chat_message{"user", std::move(prompt)});
-  req.model = spec.model;
-  req.max_tokens = reserved_output(spec);
-  req.temperature = spec.temperature;
-  req.stream = stream;
-  req.label = "job " + std::to_string(id) + " " + what;
-  return req;
-}
 
 /// Maps a failed request between actors to an error kind (a request that
 /// timed out is `error_kind::timeout`).
@@ -56,7 +46,9 @@ calibrator_behavior(std::shared_ptr<const prompt_library> prompts) {
       calibration_verdict out;
       out.record = cal.calibrate(std::move(req.record), req.finish_reason,
                                  req.source_text);
-      out.reask = req.reasks_left > 0 && cal.should_reask(out.record);
+      out.reask = req.reasks_left > 0
+                  && diagnose_record(out.record, req.finish_reason)
+                       != output_problem::none;
       return out;
     },
     [](select_atom, task_profile profile, std::vector<record>& xs) {
@@ -128,6 +120,10 @@ private:
   struct call_item {
     bool early = false;
     size_t index = 0;
+    /// Corrective re-asks made for this call so far.
+    uint32_t reasks = 0;
+    /// What was wrong with the last output.
+    output_problem problem = output_problem::none;
   };
 
   size_t measure(const record& r) const {
@@ -196,8 +192,13 @@ private:
         continue;
       }
       auto round = item.early ? 0u : planner_->rounds();
-      auto req = make_request(spec_, ctx_->opts.stream, id_, std::move(*prompt),
-                              "collapse " + std::to_string(round));
+      if (item.reasks > 0)
+        *prompt = corrective_prompt(spec_.profile, prompt_stage::collapse,
+                                    item.problem, *prompt);
+      auto req = make_stage_request(
+        *ctx_, spec_, prompt_stage::collapse, std::move(*prompt),
+        "job " + std::to_string(id_) + " collapse " + std::to_string(round)
+          + (item.reasks > 0 ? " (corrective re-ask)" : ""));
       ++calls_;
       gw_.call(std::move(req), ctx_->opts.call_timeout,
                [this, item](caf::expected<chat_reply> res) {
@@ -221,21 +222,35 @@ private:
     calibration_request req;
     req.profile = spec_.profile;
     req.record = parse_record(rep.text, spec_.profile);
-    req.finish_reason = std::move(rep.finish_reason);
+    req.finish_reason = rep.finish_reason;
     req.source_text = render_records(spec_.profile, inputs);
+    auto limit = spec_.reask_unparsable;
+    req.reasks_left = item.reasks < limit ? limit - item.reasks : 0;
     auto call_usage = rep.usage;
     request(ctx_->calibrator, ctx_->opts.call_timeout, calibrate_atom::value,
             std::move(req))
       .then(
-        [this, item, call_usage](calibration_verdict& v) {
-          if (v.record.status == record_status::unparsable) {
+        [this, item, call_usage,
+         finish = std::move(rep.finish_reason)](calibration_verdict& v) {
+          auto problem = diagnose_record(v.record, finish);
+          if (v.reask) {
+            auto again = item;
+            ++again.reasks;
+            again.problem = problem;
+            ++reasks_;
+            queue_.push_front(again);
+            launch_calls();
+            return;
+          }
+          if (problem != output_problem::none) {
+            // Unusable even after the re-asks: the group's inputs stay.
             resolve(item, std::nullopt);
             return;
           }
           auto& inputs = inputs_of(item);
           v.record.chunks = merge_provenance(inputs);
           v.record.usage = call_usage;
-          for (auto& in : inputs)
+          for (const auto& in : inputs)
             v.record.usage += in.usage;
           resolve(item, std::move(v.record));
         },
@@ -293,6 +308,8 @@ private:
       res.rounds = planner_->rounds();
       res.fallback = planner_->fallback();
       res.fallback_note = planner_->note();
+      res.losses = planner_->losses();
+      res.reasks = reasks_;
       res.calls = calls_;
       res.usage = usage_;
       rp_.deliver(std::move(res));
@@ -342,6 +359,7 @@ private:
   bool closed_ = false;
   bool started_ = false;
   uint32_t calls_ = 0;
+  uint32_t reasks_ = 0;
   usage usage_;
   std::deque<call_item> queue_;
 
@@ -374,24 +392,26 @@ public:
     return {
       [this](reduce_atom, std::vector<record>& xs) {
         auto rp = make_response_promise<reduce_result>();
+        if (xs.empty()) {
+          // Nothing to reduce: no call, the profile's no-information answer,
+          // flagged as such.
+          reduce_result out;
+          out.no_information = true;
+          out.answer = std::string{labels_for(spec_.profile).no_information};
+          out.status = record_status::ok;
+          rp.deliver(std::move(out));
+          return rp;
+        }
         auto prompt = render_reduce_prompt(*ctx_->prompts, spec_, xs);
         if (!prompt) {
           rp.deliver(prompt.error());
           return rp;
         }
         pending_.push_back(rp);
-        auto req = make_request(spec_, ctx_->opts.stream, id_,
-                                std::move(*prompt), "reduce");
-        gw_.call(std::move(req), ctx_->opts.call_timeout,
-                 [this, rp](caf::expected<chat_reply> res) mutable {
-                   if (res)
-                     rp.deliver(parse(*res));
-                   else
-                     rp.deliver(make_error(kind_of(res.error()),
-                                           "job " + std::to_string(id_)
-                                             + ": the reduce call failed: "
-                                             + describe(res.error())));
-                 });
+        auto state = std::make_shared<reduce_state>();
+        state->rp = rp;
+        state->prompt = std::move(*prompt);
+        attempt(state);
         return rp;
       },
       [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
@@ -412,19 +432,101 @@ public:
   }
 
 private:
-  reduce_result parse(const chat_reply& rep) const {
+  /// One reduce, over its attempts.
+  struct reduce_state {
+    caf::typed_response_promise<reduce_result> rp;
+    std::string prompt;
+    uint32_t calls = 0;
+    uint32_t reasks = 0;
+    output_problem problem = output_problem::none;
+    usage spent;
+  };
+  using reduce_state_ptr = std::shared_ptr<reduce_state>;
+
+  void attempt(const reduce_state_ptr& st) {
+    auto prompt = st->reasks == 0
+                    ? st->prompt
+                    : corrective_prompt(spec_.profile, prompt_stage::reduce,
+                                        st->problem, st->prompt);
+    auto req = make_stage_request(
+      *ctx_, spec_, prompt_stage::reduce, std::move(prompt),
+      "job " + std::to_string(id_) + " reduce"
+        + (st->reasks > 0 ? " (corrective re-ask)" : ""));
+    ++st->calls;
+    gw_.call(std::move(req), ctx_->opts.call_timeout,
+             [this, st](caf::expected<chat_reply> res) mutable {
+               if (!res) {
+                 st->rp.deliver(make_error(kind_of(res.error()),
+                                           "job " + std::to_string(id_)
+                                             + ": the reduce call failed: "
+                                             + describe(res.error())));
+                 return;
+               }
+               st->spent += res->usage;
+               on_reply(st, *res);
+             });
+  }
+
+  /// What is wrong with a reduce output, if anything. On the last attempt a
+  /// reply cut off after a complete answer field (another field followed it)
+  /// is accepted, flagged as cut.
+  static output_problem diagnose(const final_answer& fa, const chat_reply& rep,
+                                 bool last, task_profile profile) {
+    bool cut = rep.finish_reason == "length";
+    if (ascii::trim(rep.text).empty())
+      return cut ? output_problem::truncated : output_problem::empty;
+    if (fa.status == record_status::unparsable)
+      return cut ? output_problem::truncated : output_problem::unparsable;
+    if (ascii::trim(fa.answer).empty())
+      return cut ? output_problem::truncated : output_problem::missing_answer;
+    if (!cut)
+      return output_problem::none;
+    if (!last)
+      return output_problem::truncated;
+    bool answer_closed = uses_scores(profile)
+                           ? !fa.rationale.empty() || fa.has_confidence
+                           : true;
+    return answer_closed ? output_problem::none : output_problem::truncated;
+  }
+
+  void on_reply(const reduce_state_ptr& st, const chat_reply& rep) {
     auto fa = parse_final_answer(rep.text, spec_.profile);
+    bool last = st->reasks >= spec_.reask_unparsable;
+    auto problem = diagnose(fa, rep, last, spec_.profile);
+    if (problem != output_problem::none && !last) {
+      st->problem = problem;
+      ++st->reasks;
+      attempt(st);
+      return;
+    }
+    if (problem != output_problem::none) {
+      auto excerpt = std::string{ascii::trim(rep.text).substr(0, 160)};
+      auto kind = problem == output_problem::truncated ? error_kind::truncated
+                                                       : error_kind::unparsable;
+      st->rp.deliver(make_error(
+        kind, "job " + std::to_string(id_) + ": the reduce output was "
+                + to_string(problem) + " after " + std::to_string(st->calls)
+                + (st->calls == 1 ? " call" : " calls") + " (max_tokens "
+                + std::to_string(reduce_reserved_output(spec_))
+                + "); last reply: "
+                + (excerpt.empty() ? std::string{"(nothing)"}
+                                   : "\"" + excerpt + "\"")));
+      return;
+    }
     reduce_result out;
     out.answer = std::move(fa.answer);
     out.rationale = std::move(fa.rationale);
-    out.confidence
-      = uses_scores(spec_.profile) ? normalise_confidence(fa.confidence) : 0.0;
-    if (rep.finish_reason == "length")
+    out.confidence = uses_scores(spec_.profile) && fa.has_confidence
+                       ? normalise_confidence(fa.confidence)
+                       : 0.0;
+    out.cut = rep.finish_reason == "length";
+    if (out.cut)
       out.confidence = 0;
-    out.status = fa.status;
-    out.calls = 1;
-    out.usage = rep.usage;
-    return out;
+    out.status = out.cut ? record_status::truncated : fa.status;
+    out.calls = st->calls;
+    out.reasks = st->reasks;
+    out.usage = st->spent;
+    st->rp.deliver(std::move(out));
   }
 
   std::shared_ptr<const pipeline_context> ctx_;

@@ -122,6 +122,14 @@ void endpoint_pool::report(size_t index, bool ok, bool transient) {
   }
 }
 
+bool endpoint_pool::supports_json_schema() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (const auto& s : slots_)
+    if (!s.m.client->supports_json_schema())
+      return false;
+  return !slots_.empty();
+}
+
 size_t endpoint_pool::outstanding() const {
   std::lock_guard guard{mtx_};
   return outstanding_;

@@ -66,6 +66,9 @@ public:
   /// Returns the number of calls started but not completed.
   size_t outstanding() const override;
 
+  /// Returns whether every endpoint of the pool supports JSON-schema output.
+  bool supports_json_schema() const override;
+
   /// Returns the state of every endpoint, in configuration order.
   std::vector<pool_member_status> status() const;
 

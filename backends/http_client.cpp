@@ -765,6 +765,10 @@ void http_client::try_chat(chat_request req, attempt_handler done,
   impl_->submit(std::move(call));
 }
 
+bool http_client::supports_json_schema() const {
+  return profile() != endpoint_profile::generic;
+}
+
 size_t http_client::outstanding() const {
   return impl_->outstanding.load();
 }

@@ -90,6 +90,10 @@ public:
   /// Returns the number of calls started but not completed.
   size_t outstanding() const override;
 
+  /// Returns whether the profile is one whose JSON-schema request shape is
+  /// known (every profile but `generic`).
+  bool supports_json_schema() const override;
+
   /// Sends a plain request, e.g. `request("GET", "/props", "", ...)`. The
   /// path is relative to the endpoint's base path. Counts against the
   /// concurrency cap. Non-2xx statuses are not errors here.

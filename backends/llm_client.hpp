@@ -109,6 +109,11 @@ public:
   /// Returns the number of calls started but not yet completed.
   virtual size_t outstanding() const = 0;
 
+  /// Returns whether the endpoint(s) behind this client are known to
+  /// constrain output to a JSON schema (`chat_request::json_schema`), from
+  /// their profile. Decorators forward; the default is false.
+  virtual bool supports_json_schema() const { return false; }
+
   /// Makes exactly one attempt (no retries) and reports it with the facts a
   /// retrying decorator needs. The default forwards to `chat` and derives
   /// `retryable` from the error kind.

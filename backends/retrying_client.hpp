@@ -55,6 +55,11 @@ public:
   /// Returns the number of calls started but not completed.
   size_t outstanding() const override;
 
+  /// Forwards to the inner client.
+  bool supports_json_schema() const override {
+    return inner_->supports_json_schema();
+  }
+
   /// Returns the number of retries made so far (all calls).
   uint64_t retries() const noexcept { return retries_; }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -40,6 +41,12 @@ public:
 
   /// Returns the number of calls started but not yet completed.
   size_t outstanding() const override;
+
+  /// Returns what `set_supports_json_schema` set (false by default).
+  bool supports_json_schema() const override { return schema_support_; }
+
+  /// Makes the client claim (or deny) JSON-schema support.
+  void set_supports_json_schema(bool value) { schema_support_ = value; }
 
   /// Returns the highest value `outstanding()` ever had.
   size_t max_in_flight() const;
@@ -98,6 +105,7 @@ private:
   std::function<std::string(const chat_request&)> classifier_;
   std::map<std::string, size_t> class_outstanding_;
   std::map<std::string, size_t> class_max_;
+  std::atomic<bool> schema_support_{false};
 };
 
 } // namespace llmmr

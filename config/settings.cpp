@@ -448,6 +448,11 @@ const std::vector<field<settings>>& global_fields() {
       "job.max_tokens", [](S & s) -> auto& { return s.job.max_tokens; }, 0,
       "Reserved output tokens (max_tokens); 0 means the task's default (300, "
       "1500 for summary)."));
+    v.push_back(uint_field<S>(
+      "job.reduce_max_tokens",
+      [](S & s) -> auto& { return s.job.reduce_max_tokens; }, 0,
+      "Reserved output tokens of the reduce call (the final answer); 0 means "
+      "R + min(R, budget / 16), R being the map's reserved output."));
     v.push_back(double_field<S>(
       "job.max_failed_fraction",
       [](S & s) -> auto& { return s.job.max_failed_fraction; }, 0, 1,
@@ -462,7 +467,18 @@ const std::vector<field<settings>>& global_fields() {
     v.push_back(uint_field<S>(
       "job.reask_unparsable",
       [](S & s) -> auto& { return s.job.reask_unparsable; }, 0,
-      "How often an unparsable output is asked for again; 0 disables.", 10));
+      "How often an unusable output (cut off with nothing usable, empty or "
+      "unparsable) is asked for again with a corrective prompt, in every "
+      "stage; 0 disables.",
+      10));
+    // protocol
+    v.push_back(choice_field<S>(
+      "protocol.structured_output",
+      [](S & s) -> auto& { return s.protocol.structured_output; },
+      {"auto", "json_schema", "text"},
+      "\"auto\": ask for JSON-schema constrained output when the endpoint's "
+      "profile supports it, text otherwise; \"json_schema\": always ask; "
+      "\"text\": never. A server that rejects a schema is served text."));
     v.push_back(double_field<S>(
       "job.temperature", [](S & s) -> auto& { return s.job.temperature; }, 0, 2,
       "Sampling temperature sent with every request."));
@@ -730,6 +746,9 @@ job_spec settings::to_job_spec(std::string question) const {
   result.profile = job.task;
   result.budget = job.budget;
   result.max_tokens = job.max_tokens;
+  result.reduce_max_tokens = job.reduce_max_tokens;
+  if (!from_string(protocol.structured_output, result.structured_output))
+    result.structured_output = structured_output::automatic;
   result.max_failed_fraction = job.max_failed_fraction;
   result.deadline_ms = job.deadline_ms;
   result.early_collapse = job.early_collapse;

@@ -109,6 +109,8 @@ struct job_settings {
   uint32_t budget = 4096;
   /// Reserved output tokens; 0 means the profile's default.
   uint32_t max_tokens = 0;
+  /// Reserved output of the reduce call; 0 means `max_tokens` + 300.
+  uint32_t reduce_max_tokens = 0;
   /// Fraction of chunks allowed to fail before the job fails.
   double max_failed_fraction = 0;
   /// Wall-clock limit of a job; 0 means none.
@@ -157,6 +159,15 @@ struct tokenizer_settings {
   std::string kind = "approx";
 
   friend bool operator==(const tokenizer_settings&, const tokenizer_settings&)
+    = default;
+};
+
+/// How the record protocol talks to the model.
+struct protocol_settings {
+  /// "auto", "json_schema" or "text" (see `llmmr::structured_output`).
+  std::string structured_output = "auto";
+
+  friend bool operator==(const protocol_settings&, const protocol_settings&)
     = default;
 };
 
@@ -218,6 +229,8 @@ struct settings {
   tokenizer_settings tokenizer;
   /// Prompt templates.
   prompts_settings prompts;
+  /// Record protocol.
+  protocol_settings protocol;
   /// Logging.
   log_settings log;
   /// Remote worker nodes.

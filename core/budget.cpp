@@ -1,5 +1,7 @@
 #include "llmmr/core/budget.hpp"
 
+#include "llmmr/core/corrective_prompt.hpp"
+
 #include <map>
 #include <string>
 
@@ -34,6 +36,7 @@ caf::expected<call_budget> compute_budget(const job_spec& spec,
   call_budget b;
   b.total = spec.budget;
   b.reserved_output = reserved_output(spec);
+  b.reduce_reserved_output = reduce_reserved_output(spec);
   b.question_tokens = static_cast<uint32_t>(tok.count(spec.question));
   uint32_t* template_tokens[]
     = {&b.map_template_tokens, &b.collapse_template_tokens,
@@ -45,13 +48,19 @@ caf::expected<call_budget> compute_budget(const job_spec& spec,
     auto cost = template_cost(prompts, spec.profile, stage, tok);
     if (!cost)
       return std::move(cost.error());
+    // A corrective re-ask appends a note to the prompt; leave room for it so
+    // that the re-asked prompt fits the budget too.
+    if (spec.reask_unparsable > 0)
+      *cost += static_cast<uint32_t>(
+        tok.count(longest_corrective_note(spec.profile, stage)));
     *template_tokens[s] = *cost;
+    auto reserved = stage == prompt_stage::reduce ? b.reduce_reserved_output
+                                                  : b.reserved_output;
     // A template may repeat the question; each copy costs its tokens.
     auto questions = static_cast<int64_t>(
       prompts.get(spec.profile, stage).occurrences("question"));
     auto payload = int64_t{b.total} - int64_t{*cost}
-                   - questions * int64_t{b.question_tokens}
-                   - int64_t{b.reserved_output};
+                   - questions * int64_t{b.question_tokens} - int64_t{reserved};
     if (payload < int64_t{min_payload_tokens}) {
       std::string what = "per-call budget L=" + std::to_string(b.total)
                          + " leaves " + std::to_string(payload)
@@ -61,7 +70,7 @@ caf::expected<call_budget> compute_budget(const job_spec& spec,
                          + std::to_string(b.question_tokens);
       if (questions > 1)
         what += " x" + std::to_string(questions);
-      what += " + reserved output " + std::to_string(b.reserved_output)
+      what += " + reserved output " + std::to_string(reserved)
               + "); need at least " + std::to_string(min_payload_tokens)
               + ": raise the budget, lower max_tokens or shorten the question"
                 " (tokenizer: "

@@ -22,10 +22,12 @@ struct call_budget {
   uint32_t total = 0;
   /// Reserved output `R` (the `max_tokens` actually sent).
   uint32_t reserved_output = 0;
+  /// Reserved output of the reduce call (`reduce_reserved_output`).
+  uint32_t reduce_reserved_output = 0;
   /// Tokens of the question, counted once per `{question}` in a template.
   uint32_t question_tokens = 0;
   /// The map template rendered with empty question and chunk (rubric
-  /// included).
+  /// included), plus the longest corrective note when re-asks are on.
   uint32_t map_template_tokens = 0;
   /// The collapse template rendered with empty question and records.
   uint32_t collapse_template_tokens = 0;
@@ -36,7 +38,7 @@ struct call_budget {
   /// `B_collapse = L - collapse template - question - R` (the reference forgot
   /// the question; we do not).
   uint32_t collapse_payload = 0;
-  /// `B_reduce = L - reduce template - question - R`.
+  /// `B_reduce = L - reduce template - question - R_reduce`.
   uint32_t reduce_payload = 0;
 
   friend bool operator==(const call_budget&, const call_budget&) = default;

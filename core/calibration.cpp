@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/record_parser.hpp"
 
 namespace llmmr {
@@ -75,16 +76,20 @@ record calibrator::calibrate(record r, std::string_view finish_reason,
 }
 
 bool calibrator::should_reask(const record& r) const {
-  return r.status == record_status::unparsable
-         || r.status == record_status::truncated;
+  return diagnose_record(r, {}) != output_problem::none;
 }
 
 std::vector<record> calibrator::select(std::vector<record> records) const {
-  std::erase_if(records, [](const record& r) {
-    return r.no_information || r.status == record_status::unparsable;
-  });
+  // Classified again here: records built by hand (or by an older node) may
+  // not carry their kind.
+  for (auto& r : records)
+    r.kind = classify_record(r, profile_);
+  std::erase_if(records,
+                [](const record& r) { return r.kind == record_kind::empty; });
   if (profile_ == task_profile::retrieval) {
-    auto top = [](const record& r) { return r.confidence >= 5.0; };
+    auto top = [](const record& r) {
+      return r.kind == record_kind::answer && r.confidence >= 5.0;
+    };
     if (std::any_of(records.begin(), records.end(), top))
       std::erase_if(records, [&](const record& r) { return !top(r); });
   }

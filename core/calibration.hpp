@@ -38,12 +38,15 @@ public:
   record calibrate(record r, std::string_view finish_reason,
                    std::string_view source_text = {}) const;
 
-  /// Whether a re-ask is worth it (unparsable or truncated).
+  /// Whether a corrective re-ask is worth it: the output is unusable
+  /// (`diagnose_record`: truncated or unparsable with nothing usable, or
+  /// empty). A truncated output with usable fields is kept instead.
   bool should_reask(const record& r) const;
 
-  /// Drops no-information records (judged on the parsed answer field) and
-  /// unparsable records (they carry no fields) and, for retrieval, keeps only
-  /// 5-point records when any exist. Order preserved.
+  /// Classifies every record (`classify_record`) and drops the `empty` ones
+  /// only: evidence records (no answer, but extracted facts) stay, because
+  /// another part may complete them. For retrieval, when any answer record
+  /// scores 5, only those stay. Order preserved.
   std::vector<record> select(std::vector<record> records) const;
 
 private:

@@ -146,6 +146,8 @@ fit_report force_fit(std::vector<record>& records, size_t budget,
     auto after = measure(r);
     total = total - before + after;
     ++rep.truncated;
+    rep.losses.push_back(evidence_loss{
+      r.chunks, {}, r.confidence, "rationale cut by the collapse fallback"});
   }
   // Step 2: drop the lowest-confidence records, keeping at least one.
   std::vector<bool> dropped(records.size(), false);
@@ -163,10 +165,15 @@ fit_report force_fit(std::vector<record>& records, size_t budget,
     kept.reserve(left);
     std::vector<uint32_t> lost;
     for (size_t i = 0; i < records.size(); ++i) {
-      if (dropped[i])
+      if (dropped[i]) {
         lost.insert(lost.end(), records[i].chunks.begin(),
                     records[i].chunks.end());
-      else
+        rep.losses.push_back(
+          evidence_loss{records[i].chunks,
+                        {},
+                        records[i].confidence,
+                        "record dropped by the collapse fallback"});
+      } else
         kept.push_back(std::move(records[i]));
     }
     std::sort(lost.begin(), lost.end());
@@ -182,8 +189,11 @@ fit_report force_fit(std::vector<record>& records, size_t budget,
     auto& r = records.front();
     auto others = total - measure(r);
     auto room = budget > others ? budget - others : 0;
-    if (truncate_to_fit(r, room, measure))
+    if (truncate_to_fit(r, room, measure)) {
       ++rep.truncated;
+      rep.losses.push_back(evidence_loss{
+        r.chunks, {}, r.confidence, "fields cut by the collapse fallback"});
+    }
   }
   return rep;
 }
@@ -204,6 +214,7 @@ collapse_planner::round collapse_planner::begin(std::vector<record> records) {
   done_ = false;
   fallback_ = false;
   note_.clear();
+  losses_.clear();
   last_total_.reset();
   if (filter_)
     records_ = filter_(std::move(records_));
@@ -245,6 +256,8 @@ collapse_planner::next_round(std::vector<record> records) {
 
 void collapse_planner::finish_with_fallback(std::string why) {
   auto rep = force_fit(records_, opts_.budget, measure_);
+  for (auto& l : rep.losses)
+    losses_.push_back(std::move(l));
   fallback_ = true;
   note_ = std::move(why);
   note_ += "; cut the rationale of ";
@@ -294,8 +307,11 @@ collapse_planner::round collapse_planner::plan_next() {
     group.reserve(g.last - g.first);
     for (auto i = g.first; i < g.last; ++i)
       group.push_back(records_[i]);
-    if (g.oversized)
-      truncate_to_fit(group.front(), opts_.budget, measure_);
+    if (g.oversized && truncate_to_fit(group.front(), opts_.budget, measure_))
+      losses_.push_back(evidence_loss{group.front().chunks,
+                                      {},
+                                      group.front().confidence,
+                                      "record cut to fit one collapse call"});
     out.push_back(std::move(group));
   }
   current_ = out;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "llmmr/messages/evidence_loss.hpp"
 #include "llmmr/messages/record.hpp"
 
 namespace llmmr {
@@ -66,6 +67,8 @@ struct fit_report {
   uint32_t dropped = 0;
   /// Chunk indices covered only by dropped records.
   std::vector<uint32_t> dropped_chunks;
+  /// One entry per record cut or dropped, in the order it happened.
+  std::vector<evidence_loss> losses;
 };
 
 /// The termination fallback of method.md section 4: makes `records` fit
@@ -146,6 +149,9 @@ public:
   /// Describes what the fallback did (and why); empty without fallback.
   const std::string& note() const noexcept { return note_; }
 
+  /// Returns the records the fallback (or an oversized group) cut or
+  /// dropped.
+  const std::vector<evidence_loss>& losses() const noexcept { return losses_; }
   /// Returns the total size of the current records.
   size_t total() const;
 
@@ -164,6 +170,7 @@ private:
   bool done_ = false;
   bool fallback_ = false;
   std::string note_;
+  std::vector<evidence_loss> losses_;
 };
 
 } // namespace llmmr

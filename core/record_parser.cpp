@@ -737,49 +737,14 @@ double score_of(const field_values& fields, bool& found) {
   found = false;
   if (!fields.has(field::confidence))
     return 0;
-  auto score = parse_score(fields.get(field::confidence));
+  auto text = fields.get(field::confidence);
+  auto score = parse_score(text);
+  if (!score)
+    score = parse_confidence_word(text);
   if (!score)
     return 0;
   found = true;
   return normalise_confidence(*score);
-}
-
-/// Normalises an answer for the no-information test: lower case, no
-/// surrounding punctuation or emphasis, single spaces.
-std::string marker_form(std::string_view answer) {
-  auto s = clean_answer(answer);
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (is_space(c)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space)
-      out += ' ';
-    space = false;
-    out += to_lower(c);
-  }
-  // Trailing punctuation, ASCII and CJK.
-  for (;;) {
-    if (!out.empty()
-        && std::string_view{".!,;:"}.find(out.back())
-             != std::string_view::npos) {
-      out.pop_back();
-      continue;
-    }
-    bool cut = false;
-    for (std::string_view p : {"。", "！", "，", "；", "："}) {
-      if (out.size() >= p.size()
-          && std::string_view{out}.substr(out.size() - p.size()) == p) {
-        out.resize(out.size() - p.size());
-        cut = true;
-      }
-    }
-    if (!cut)
-      break;
-  }
-  return out;
 }
 
 /// Removes a trailing "(confidence ...)" or "(score ...)" remark.
@@ -896,77 +861,6 @@ std::optional<double> parse_score(std::string_view text) {
   return value;
 }
 
-bool is_no_information(std::string_view answer) {
-  auto m = marker_form(answer);
-  if (m.empty())
-    return false;
-  static constexpr std::string_view exact[] = {
-    "none",
-    "n/a",
-    "no info",
-    "no answer",
-    "not found",
-    "none found",
-    "not available",
-    "not mentioned",
-    "not applicable",
-    "not enough information",
-    "insufficient information",
-    "cannot be determined",
-    "unknown from this part",
-    "无",
-    "无信息",
-    "未提及",
-    "未找到",
-    "无法确定",
-    "信息不足",
-    "无相关内容",
-  };
-  for (auto e : exact)
-    if (m == e)
-      return true;
-  // Phrases that mark the answer as "no information" even when followed by a
-  // remark, e.g. "No information (this part is about the weather)".
-  static constexpr std::string_view prefixes[] = {
-    "no information",
-    "no relevant information",
-    "no relevant info",
-    "no pertinent information",
-    "there is no information",
-    "there is no relevant information",
-    "the text does not",
-    "the text doesn't",
-    "this part does not",
-    "this part doesn't",
-    "the part does not",
-    "the passage does not",
-    "not mentioned in",
-    "no mention of",
-    "无相关信息",
-    "没有相关信息",
-    "没有信息",
-    "没有相关内容",
-    "文中没有",
-    "文中未",
-    "原文没有",
-    "原文未",
-    "本段没有",
-    "本段未",
-    "该段没有",
-    "未提及",
-  };
-  for (auto p : prefixes) {
-    if (m.size() < p.size() || m.compare(0, p.size(), p) != 0)
-      continue;
-    if (m.size() == p.size())
-      return true;
-    char next = m[p.size()];
-    if (!is_ascii_alnum(next) || !is_ascii_alnum(p.back()))
-      return true;
-  }
-  return false;
-}
-
 std::string clean_answer(std::string_view answer) {
   auto s = trim(answer);
   static constexpr std::pair<std::string_view, std::string_view> quotes[] = {
@@ -1005,6 +899,7 @@ record parse_record(std::string_view raw, task_profile profile) {
   if (!uses_scores(profile)) {
     r.answer = summary_text(body);
     r.status = r.answer.empty() ? record_status::unparsable : record_status::ok;
+    r.kind = classify_record(r, profile);
     return r;
   }
   auto fields = parse_fields(body);
@@ -1027,8 +922,24 @@ record parse_record(std::string_view raw, task_profile profile) {
     r.answer = std::move(answer);
   }
   r.confidence = score;
+  r.has_confidence = has_score;
   r.status = found == field_count ? record_status::ok : record_status::partial;
+  r.kind = classify_record(r, profile);
   return r;
+}
+
+record_kind classify_record(const record& r, task_profile profile) {
+  if (r.status == record_status::unparsable)
+    return record_kind::empty;
+  if (!uses_scores(profile))
+    return ascii::trim(r.answer).empty() ? record_kind::empty
+                                         : record_kind::answer;
+  if (!r.no_information && !ascii::trim(r.answer).empty())
+    return record_kind::answer;
+  auto facts = ascii::trim(r.extracted);
+  if (is_empty_extraction(facts))
+    return record_kind::empty;
+  return record_kind::evidence;
 }
 
 final_answer parse_final_answer(std::string_view raw, task_profile profile) {
@@ -1044,6 +955,7 @@ final_answer parse_final_answer(std::string_view raw, task_profile profile) {
   auto fields = parse_fields(body);
   bool has_score = false;
   result.confidence = score_of(fields, has_score);
+  result.has_confidence = has_score;
   if (!fields.has(field::answer) && !fields.has(field::rationale)) {
     // No usable labels: the last paragraph (without score lines) is the
     // answer.

@@ -4,7 +4,9 @@
 #include <string>
 #include <string_view>
 
+#include "llmmr/core/answer_markers.hpp"
 #include "llmmr/messages/record.hpp"
+#include "llmmr/messages/record_kind.hpp"
 #include "llmmr/messages/record_status.hpp"
 #include "llmmr/messages/task_profile.hpp"
 
@@ -20,6 +22,13 @@ namespace llmmr {
 /// steps of 0.5. Does not set `chunks` or `usage`.
 record parse_record(std::string_view raw, task_profile profile);
 
+/// Classifies a parsed record (`docs/protocol.md`, "Record classes"):
+/// `answer` when its answer field holds a substantive answer; `evidence` when
+/// it has no answer (or a no-information marker) but extracted information
+/// that is not itself a marker; `empty` otherwise, and always for unparsable
+/// output. For `summary`, a non-empty text is an `answer`.
+record_kind classify_record(const record& r, task_profile profile);
+
 /// The reducer's output.
 struct final_answer {
   /// The answer alone: no label, rationale, score text, wrapping quotes or
@@ -29,6 +38,8 @@ struct final_answer {
   std::string rationale;
   /// The reducer's confidence on the 0-5 scale (0 when absent).
   double confidence = 0;
+  /// False when the output gave no score.
+  bool has_confidence = false;
   /// `ok` when rationale and answer were found (for `summary`: a non-empty
   /// text), `partial` when only some were, `unparsable` when nothing was.
   record_status status = record_status::ok;
@@ -44,11 +55,6 @@ final_answer parse_final_answer(std::string_view raw, task_profile profile);
 /// `4.5 out of 5`, `**5**`, `90%` or `5 (stated outright)`, rescaled to 0-5
 /// but not clamped. Returns `std::nullopt` when the text holds no number.
 std::optional<double> parse_score(std::string_view text);
-
-/// Returns whether `answer` (an answer field's value) is a "no information"
-/// marker such as `No information`, `No relevant information.`, `N/A`,
-/// `无相关信息` or `没有信息`. Judges the whole field, not a substring.
-bool is_no_information(std::string_view answer);
 
 /// Strips surrounding whitespace, markdown emphasis, backticks and quotes
 /// from an answer.

@@ -54,7 +54,7 @@ public:
                                    "no document named " + doc);
         llmmr::job_spec spec;
         spec.question = question;
-        spec.budget = 1024; // small chunks: several map calls per document
+        spec.budget = 1536; // small chunks: several map calls per document
         auto rp = make_response_promise<std::string>();
         // Start the job with the whole document, then await its result.
         request(pipeline_.actor, caf::infinite, llmmr::job_doc_atom::value,

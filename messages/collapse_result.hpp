@@ -6,6 +6,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "llmmr/messages/evidence_loss.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -22,6 +23,10 @@ struct collapse_result {
   bool fallback = false;
   /// What the fallback did and why; empty without fallback.
   std::string fallback_note;
+  /// Records the fallback dropped or cut, and collapse inputs lost otherwise.
+  std::vector<evidence_loss> losses;
+  /// Corrective re-asks among `calls`.
+  uint32_t reasks = 0;
   /// Collapse calls made, early ones included.
   uint32_t calls = 0;
   /// Tokens spent on collapse calls.
@@ -35,7 +40,7 @@ struct collapse_result {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, collapse_result& x) {
   return f(caf::meta::type_name("collapse_result"), x.records, x.rounds,
-           x.fallback, x.fallback_note, x.calls, x.usage);
+           x.fallback, x.fallback_note, x.losses, x.reasks, x.calls, x.usage);
 }
 
 } // namespace llmmr

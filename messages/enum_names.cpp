@@ -5,7 +5,9 @@
 
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/progress_event.hpp"
+#include "llmmr/messages/record_kind.hpp"
 #include "llmmr/messages/record_status.hpp"
+#include "llmmr/messages/structured_output.hpp"
 #include "llmmr/messages/task_profile.hpp"
 
 namespace llmmr {
@@ -76,6 +78,22 @@ constexpr std::array<std::string_view, 4> record_status_names{
 static_assert(static_cast<size_t>(record_status::truncated) + 1
               == record_status_names.size());
 
+constexpr std::array<std::string_view, 3> record_kind_names{
+  "answer",
+  "evidence",
+  "empty",
+};
+static_assert(static_cast<size_t>(record_kind::empty) + 1
+              == record_kind_names.size());
+
+constexpr std::array<std::string_view, 3> structured_output_names{
+  "auto",
+  "json_schema",
+  "text",
+};
+static_assert(static_cast<size_t>(structured_output::text) + 1
+              == structured_output_names.size());
+
 constexpr std::array<std::string_view, 6> job_stage_names{
   "chunking", "mapping", "collapsing", "reducing", "done", "failed",
 };
@@ -106,6 +124,22 @@ std::string to_string(record_status x) {
 
 bool from_string(std::string_view name, record_status& x) {
   return parse_name(record_status_names, name, x);
+}
+
+std::string to_string(record_kind x) {
+  return name_of(record_kind_names, x);
+}
+
+bool from_string(std::string_view name, record_kind& x) {
+  return parse_name(record_kind_names, name, x);
+}
+
+std::string to_string(structured_output x) {
+  return name_of(structured_output_names, x);
+}
+
+bool from_string(std::string_view name, structured_output& x) {
+  return parse_name(structured_output_names, name, x);
 }
 
 std::string to_string(job_stage x) {

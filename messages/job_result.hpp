@@ -8,6 +8,7 @@
 
 #include "llmmr/messages/byte_range.hpp"
 #include "llmmr/messages/chunk_failure.hpp"
+#include "llmmr/messages/evidence_loss.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -84,6 +85,11 @@ struct job_result {
   std::vector<llmmr::evidence> evidence;
   /// LLM calls per stage.
   call_counts calls;
+  /// Corrective re-asks per stage (included in `calls`).
+  call_counts reasks;
+  /// True when no record was left after mapping: no reduce call was made and
+  /// `answer` is the profile's no-information answer.
+  bool no_information = false;
   /// Number of collapse rounds that ran.
   uint32_t collapse_rounds = 0;
   /// True when collapse had to fall back (truncate or drop records) because a
@@ -99,7 +105,11 @@ struct job_result {
   uint32_t chunks = 0;
   /// Chunks that ended without a record.
   std::vector<chunk_failure> failures;
-  /// True when some chunks failed but no more than the job allows.
+  /// Evidence that did not reach the reducer whole (collapse fallback,
+  /// truncated or unusable map outputs).
+  std::vector<evidence_loss> losses;
+  /// True when the answer was not computed from all of the document: some
+  /// chunks failed (no more than the job allows) or evidence was lost.
   bool partial = false;
 
   friend bool operator==(const job_result&, const job_result&) = default;
@@ -109,9 +119,9 @@ struct job_result {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
   return f(caf::meta::type_name("job_result"), x.job_id, x.answer, x.rationale,
-           x.confidence, x.evidence, x.calls, x.collapse_rounds,
-           x.collapse_fallback, x.fallback_note, x.usage, x.timings, x.chunks,
-           x.failures, x.partial);
+           x.confidence, x.evidence, x.calls, x.reasks, x.no_information,
+           x.collapse_rounds, x.collapse_fallback, x.fallback_note, x.usage,
+           x.timings, x.chunks, x.failures, x.losses, x.partial);
 }
 
 } // namespace llmmr

@@ -47,6 +47,8 @@ struct map_outcome {
   chunk_failure failure;
   /// LLM calls made for this chunk (re-asks and splits included).
   uint32_t calls = 0;
+  /// Corrective re-asks among `calls`.
+  uint32_t reasks = 0;
   /// Tokens spent on this chunk.
   llmmr::usage usage;
 
@@ -57,7 +59,7 @@ struct map_outcome {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, map_outcome& x) {
   return f(caf::meta::type_name("map_outcome"), x.job_id, x.index, x.records,
-           x.failed, x.failure, x.calls, x.usage);
+           x.failed, x.failure, x.calls, x.reasks, x.usage);
 }
 
 } // namespace llmmr

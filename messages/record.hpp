@@ -6,6 +6,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "llmmr/messages/record_kind.hpp"
 #include "llmmr/messages/record_status.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -24,8 +25,14 @@ struct record {
   std::string answer;
   /// True when the answer field says the text holds no relevant information.
   bool no_information = false;
-  /// Confidence on the calibrated 0-5 scale (halves allowed).
+  /// Confidence on the calibrated 0-5 scale (halves allowed); 0 when
+  /// `has_confidence` is false.
   double confidence = 0;
+  /// False when the output gave no score (a missing score is not a 0).
+  bool has_confidence = false;
+  /// What the record carries: an answer, evidence only, or nothing
+  /// (`classify_record`).
+  record_kind kind = record_kind::empty;
   /// The model's output exactly as received.
   std::string raw;
   /// How the output was parsed.
@@ -40,7 +47,8 @@ struct record {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record& x) {
   return f(caf::meta::type_name("record"), x.chunks, x.extracted, x.rationale,
-           x.answer, x.no_information, x.confidence, x.raw, x.status, x.usage);
+           x.answer, x.no_information, x.confidence, x.has_confidence, x.kind,
+           x.raw, x.status, x.usage);
 }
 
 } // namespace llmmr

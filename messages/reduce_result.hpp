@@ -21,6 +21,14 @@ struct reduce_result {
   double confidence = 0;
   /// How the output parsed.
   record_status status = record_status::ok;
+  /// True when no record reached the reducer and the answer is the profile's
+  /// no-information answer (no reduce call was made).
+  bool no_information = false;
+  /// True when the reply was cut at `max_tokens` after a complete answer
+  /// field (accepted on the last attempt; the rationale may be cut).
+  bool cut = false;
+  /// Corrective re-asks among `calls`.
+  uint32_t reasks = 0;
   /// Reduce calls made.
   uint32_t calls = 0;
   /// Tokens spent on the reduce call.
@@ -33,7 +41,8 @@ struct reduce_result {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reduce_result& x) {
   return f(caf::meta::type_name("reduce_result"), x.answer, x.rationale,
-           x.confidence, x.status, x.calls, x.usage);
+           x.confidence, x.status, x.no_information, x.cut, x.reasks, x.calls,
+           x.usage);
 }
 
 } // namespace llmmr

@@ -7,6 +7,7 @@
 #include "llmmr/messages/chunk_batch.hpp"
 #include "llmmr/messages/collapse_progress.hpp"
 #include "llmmr/messages/collapse_result.hpp"
+#include "llmmr/messages/evidence_loss.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
 #include "llmmr/messages/job_stats.hpp"
@@ -14,6 +15,7 @@
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/reduce_result.hpp"
+#include "llmmr/messages/structured_output.hpp"
 
 namespace llmmr {
 
@@ -27,6 +29,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<job_spec>("llmmr::job_spec");
   cfg.add_message_type<chunk_failure>("llmmr::chunk_failure");
   cfg.add_message_type<evidence>("llmmr::evidence");
+  cfg.add_message_type<evidence_loss>("llmmr::evidence_loss");
   cfg.add_message_type<call_counts>("llmmr::call_counts");
   cfg.add_message_type<stage_timings>("llmmr::stage_timings");
   cfg.add_message_type<job_result>("llmmr::job_result");
@@ -42,6 +45,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<reduce_result>("llmmr::reduce_result");
   cfg.add_message_type<task_profile>("llmmr::task_profile");
   cfg.add_message_type<record_status>("llmmr::record_status");
+  cfg.add_message_type<record_kind>("llmmr::record_kind");
+  cfg.add_message_type<structured_output>("llmmr::structured_output");
   cfg.add_message_type<job_stage>("llmmr::job_stage");
   cfg.add_message_type<error_kind>("llmmr::error_kind");
   cfg.add_error_category(

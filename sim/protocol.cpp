@@ -556,7 +556,8 @@ std::string error_body(error_shape shape, int status, std::string_view message,
 }
 
 std::string completion_json(const completion_info& info) {
-  json msg{{"role", "assistant"}, {"content", info.content}};
+  json msg{{"role", "assistant"},
+           {"content", info.null_content ? json(nullptr) : json(info.content)}};
   json choice{{"index", 0},
               {"message", std::move(msg)},
               {"logprobs", nullptr},

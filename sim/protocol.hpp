@@ -208,6 +208,8 @@ struct completion_info {
   std::string content;
   /// `stop` or `length`.
   std::string finish_reason;
+  /// Send `content: null` instead of the (empty) text.
+  bool null_content = false;
   /// Prompt tokens.
   size_t prompt_tokens = 0;
   /// Output tokens.

@@ -697,6 +697,24 @@ void answer_combine(const prompt_parts& parts, reader_reply& reply) {
     return;
   }
   auto records = parse_records(parts.records, parts.chinese);
+  // Evidence records (no answer, but extracted facts) are read again as a
+  // part of their own: the facts may answer the question once combined.
+  for (auto& r : records) {
+    if (!r.no_information || trim(r.extracted).empty())
+      continue;
+    prompt_parts again;
+    again.kind = prompt_kind::map;
+    again.question = parts.question;
+    again.chunk = r.extracted;
+    again.chinese = parts.chinese;
+    reader_reply tmp;
+    answer_map(again, tmp);
+    if (tmp.answer == ls.no_info)
+      continue;
+    r.no_information = false;
+    r.answer = tmp.answer;
+    r.confidence = std::max(r.confidence, tmp.confidence);
+  }
   std::vector<const reader_record*> informative;
   for (const auto& r : records)
     if (!r.no_information)

@@ -518,14 +518,46 @@ struct sim_server::impl {
     for (const auto& m : creq.messages)
       contents.push_back(m.content);
     auto answer = answer_prompt(contents);
+    auto style = opts.replies.by_kind[static_cast<size_t>(answer.parts.kind)];
+    if (style == reply_style::reject_schema && creq.json_output) {
+      update([](sim_stats& s) { ++s.rejected; });
+      co_return co_await reply_error(
+        ch, 400, "response_format json_schema is not supported by this server",
+        "invalid_request_error", "", "response_format", rid, keep_alive);
+    }
+    if (style == reply_style::truncated_first) {
+      bool reask = false;
+      for (const auto& c : contents)
+        reask = reask || c.find("previous reply") != std::string::npos
+                || c.find("上一次的回复") != std::string::npos;
+      style = reask ? reply_style::normal : reply_style::truncated;
+    }
+    if (style == reply_style::evidence && !answer.fields.empty()) {
+      for (auto& [label, value] : answer.fields)
+        if (label == "Answer" || label == "答案")
+          value = answer.parts.chinese ? "无相关信息" : "No information";
+      std::string rebuilt;
+      for (const auto& [label, value] : answer.fields) {
+        if (!rebuilt.empty())
+          rebuilt += '\n';
+        rebuilt += label + (answer.parts.chinese ? "：" : ": ") + value;
+      }
+      answer.text = std::move(rebuilt);
+    }
     std::string text
       = creq.json_output
           ? fill_schema(creq.json_schema, answer.fields, answer.text)
           : answer.text;
+    if (style == reply_style::null_content)
+      text.clear();
     auto pieces = split_tokens(text);
     std::string finish = "stop";
     if (creq.max_tokens && pieces.size() > *creq.max_tokens) {
       pieces.resize(*creq.max_tokens);
+      finish = "length";
+    }
+    if (style == reply_style::truncated) {
+      pieces.resize(std::min<size_t>(pieces.size(), 2));
       finish = "length";
     }
     completion_info info;
@@ -535,6 +567,7 @@ struct sim_server::impl {
     for (auto p : pieces)
       info.content += p;
     info.finish_reason = finish;
+    info.null_content = style == reply_style::null_content;
     info.prompt_tokens = ptokens;
     info.completion_tokens = pieces.size();
     update([&](sim_stats& s) {

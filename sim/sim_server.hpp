@@ -7,6 +7,8 @@
 
 #include <caf/expected.hpp>
 
+#include "llmmr/sim/reply_style.hpp"
+
 #include "llmmr/sim/protocol.hpp"
 
 namespace llmmr::sim {
@@ -45,6 +47,9 @@ struct sim_options {
   /// Interval of `: keep-alive` SSE comments while a stream waits for its
   /// slot or its first token.
   uint32_t keepalive_ms = 1000;
+  /// Deliberate misbehaviour per kind of prompt (truncated, null, evidence
+  /// only, schema rejected); normal everywhere by default.
+  reply_styles replies;
   /// The JSON shape of every error body.
   error_shape shape = error_shape::openai;
   /// Idle time after which a keep-alive connection without a new request is

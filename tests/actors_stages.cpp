@@ -241,7 +241,9 @@ TEST_SUITE("actors") {
     auto cal = fx.ctx->calibrator;
     calibration_request req;
     req.profile = task_profile::qa;
-    req.record = make_record(0, "Half a sentence", "Par", 4);
+    // Cut before any usable field.
+    req.record = make_record(0, "", "", 4);
+    req.record.raw = "Extracted inform";
     req.finish_reason = "length";
     req.reasks_left = 1;
     auto cut = fx.ask<calibration_verdict>(cal, calibrate_atom::value, req);
@@ -273,6 +275,7 @@ TEST_SUITE("actors") {
       make_record(0, "a", "K-1", 5), make_record(1, "b", "K-2", 4),
       make_record(2, "c", "", 0), make_record(3, "d", "K-3", 5)};
     xs[2].no_information = true;
+    xs[2].extracted = "Nothing relevant.";
     // The rationale mentions "no information", the answer field does not.
     xs[1].rationale = "Other parts have no information, this one does.";
     auto ret = fx.ask<std::vector<record>>(cal, select_atom::value,
@@ -286,6 +289,13 @@ TEST_SUITE("actors") {
     REQUIRE(qa);
     REQUIRE(qa->size() == 3);
     CHECK(qa->at(1).chunks == std::vector<uint32_t>{1});
+    // A no-information record with extracted facts is evidence: it stays.
+    xs[2].extracted = "The vault is in Oslo.";
+    auto with_evidence = fx.ask<std::vector<record>>(cal, select_atom::value,
+                                                     task_profile::qa, xs);
+    REQUIRE(with_evidence);
+    REQUIRE(with_evidence->size() == 4);
+    CHECK(with_evidence->at(2).kind == record_kind::evidence);
     // The rubric comes from the pipeline's prompt library.
     auto rubric
       = fx.ask<std::string>(cal, rubric_atom::value, task_profile::qa);

@@ -19,8 +19,10 @@ TEST_SUITE("cli") {
     CHECK(figures.at("chunking").at("chunks").get<int>() > 0);
     CHECK(figures.at("chunking").at("ratio_to_baseline").get<double>() > 0);
     CHECK(figures.at("pipeline").at("chunks").get<int>() > 0);
+    // Filler only: every chunk is mapped and, with nothing found, no reduce
+    // call is made.
     CHECK(figures.at("pipeline").at("calls").get<int>()
-          > figures.at("pipeline").at("chunks").get<int>());
+          >= figures.at("pipeline").at("chunks").get<int>());
     CHECK(figures.at("pipeline").at("ratio_to_ideal").get<double>() > 0);
     CHECK(figures.contains("memory"));
   }

@@ -126,7 +126,7 @@ TEST_SUITE("cli") {
     temp_dir dir;
     auto doc = dir.write("doc.txt", document_with_fact(5, 40, fact));
     auto r = ask({"--doc", doc, "--question", question, "--endpoint", sim.url,
-                  "--budget", "1024", "--json"});
+                  "--budget", "1536", "--json"});
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
     auto res = parse_json(r);
@@ -162,7 +162,7 @@ TEST_SUITE("cli") {
     sim_process sim;
     auto text = document_with_fact(6, 12, fact);
     auto r = ask({"--doc", "-", "--question", question, "--endpoint", sim.url,
-                  "--budget", "1024"},
+                  "--budget", "1536"},
                  text);
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
@@ -182,7 +182,7 @@ TEST_SUITE("cli") {
     sim_process sim;
     auto text = document_with_fact(8, 12, fact);
     auto r = ask({"--doc", "-", "--question", question, "--endpoint", sim.url,
-                  "--budget", "1024", "--set", "client.stream=true", "--set",
+                  "--budget", "1536", "--set", "client.stream=true", "--set",
                   "job.temperature=0.2", "--quiet"},
                  text);
     INFO("stderr: ", r.err);
@@ -196,7 +196,7 @@ TEST_SUITE("cli") {
     auto text = document_with_fact(9, 16, fact);
     auto r = ask(
       {"--doc", "-", "--question", question, "--endpoint", sim.url, "--budget",
-       "1024", "--json", "--set", "retry.max_attempts=12", "--set",
+       "1536", "--json", "--set", "retry.max_attempts=12", "--set",
        "retry.initial_backoff_ms=5", "--set", "retry.max_backoff_ms=100",
        "--set", "client.first_byte_timeout_ms=5000", "--set", "log.level=info"},
       text);
@@ -220,7 +220,7 @@ TEST_SUITE("cli") {
                   "--endpoint",
                   sim.url,
                   "--budget",
-                  "1024",
+                  "1536",
                   "--json",
                   "--set",
                   "retry.max_attempts=12",
@@ -255,7 +255,7 @@ TEST_SUITE("cli") {
     auto doc = dir.write("doc.txt", document_with_fact(9, 60, fact));
     auto r = ask(
       {"--doc", doc, "--question", question, "--endpoint", sim.url, "--budget",
-       "1024", "--json", "--set", "retry.max_attempts=1", "--set",
+       "1536", "--json", "--set", "retry.max_attempts=1", "--set",
        "job.max_failed_fraction=1", "--set", "job.reask_unparsable=0", "--set",
        "client.first_byte_timeout_ms=2000", "--set", "log.level=off"});
     INFO("stderr: ", r.err.substr(0, 3000));

@@ -90,7 +90,7 @@ const std::string question = "What is the code name of the relay station?";
 command_result ask(const std::vector<std::string>& args,
                    const std::string& input) {
   std::vector<std::string> argv{llmmr_binary(), "ask",    "--doc",    "-",
-                                "--question",   question, "--budget", "1024",
+                                "--question",   question, "--budget", "1536",
                                 "--json"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, input, 300s);

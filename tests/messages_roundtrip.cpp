@@ -49,6 +49,8 @@ record sample_record() {
   r.answer = "741";
   r.no_information = false;
   r.confidence = 4.5;
+  r.has_confidence = true;
+  r.kind = record_kind::answer;
   r.raw = "Extracted information: ...\n答案: 741";
   r.status = record_status::partial;
   r.usage = {120, 40};
@@ -63,6 +65,9 @@ job_result sample_result() {
   x.confidence = 5;
   x.evidence.push_back({sample_record(), {{0, 10}, {10, 25}, {90, 100}}});
   x.calls = {12, 3, 1};
+  x.reasks = {2, 1, 0};
+  x.no_information = false;
+  x.losses.push_back({{5}, {{10, 25}}, 1.5, "record dropped"});
   x.collapse_rounds = 2;
   x.collapse_fallback = true;
   x.fallback_note = "dropped 1 record";
@@ -112,7 +117,7 @@ TEST_SUITE("messages") {
     CHECK(round_trip(stats) == stats);
     map_task task{c, spec, 3400};
     CHECK(round_trip(task) == task);
-    map_outcome outcome{9, 2, {sample_record()}, true, f, 2, {10, 5}};
+    map_outcome outcome{9, 2, {sample_record()}, true, f, 2, 1, {10, 5}};
     CHECK(round_trip(outcome) == outcome);
   }
 
@@ -127,13 +132,16 @@ TEST_SUITE("messages") {
     CHECK(round_trip(req) == req);
     calibration_verdict verdict{sample_record(), true};
     CHECK(round_trip(verdict) == verdict);
-    collapse_result col{{sample_record()},   3, true,
-                        "dropped 2 records", 7, {300, 40}};
+    evidence_loss loss{{4, 5}, {{0, 10}, {10, 20}}, 2.5, "dropped"};
+    CHECK(round_trip(loss) == loss);
+    collapse_result col{
+      {sample_record()}, 3, true, "dropped 2 records", {loss}, 1, 7, {300, 40}};
     CHECK(round_trip(col) == col);
     collapse_progress prog{2, 5, {30, 4}};
     CHECK(round_trip(prog) == prog);
-    reduce_result red{"741", "Stated.", 4.5, record_status::partial,
-                      1,     {20, 3}};
+    reduce_result red{"741",  "Stated.", 4.5, record_status::partial,
+                      true,   false,     1,   2,
+                      {20, 3}};
     CHECK(round_trip(red) == red);
     registered_config cfg;
     caf::actor_system sys{cfg};

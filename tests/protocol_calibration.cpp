@@ -55,7 +55,11 @@ TEST_SUITE("protocol") {
     auto r = cal.calibrate(make("x", 5), "length");
     CHECK_EQ(r.status, record_status::truncated);
     CHECK_EQ(r.confidence, 0);
-    CHECK(cal.should_reask(r));
+    // Its answer field is usable: kept, not asked again.
+    CHECK_FALSE(cal.should_reask(r));
+    // Cut before any usable field: asked again.
+    auto cut = cal.calibrate(make("", 5), "length");
+    CHECK(cal.should_reask(cut));
   }
 
   TEST_CASE("an unparsable output gets confidence 0 and is worth a re-ask") {

@@ -124,9 +124,16 @@ TEST_SUITE("protocol") {
     CHECK_EQ(none.confidence, 0);
     CHECK_EQ(none.raw, "I could not find it.");
     auto no_number = parse_record("Extracted information: a\nRationale: b\n"
-                                  "Answer: c\nConfidence score: high",
+                                  "Answer: c\nConfidence score: unsure",
                                   task_profile::qa);
     CHECK_EQ(no_number.status, record_status::partial);
+    CHECK_FALSE(no_number.has_confidence);
+    auto word = parse_record("Extracted information: a\nRationale: b\n"
+                             "Answer: c\nConfidence score: high",
+                             task_profile::qa);
+    CHECK_EQ(word.status, record_status::ok);
+    CHECK(word.has_confidence);
+    CHECK_EQ(word.confidence, 4);
   }
 
   TEST_CASE("a rendered record parses back to the same fields") {

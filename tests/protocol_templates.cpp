@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "llmmr/core/budget.hpp"
+#include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/prompt_template.hpp"
 #include "llmmr/core/protocol.hpp"
@@ -331,6 +332,9 @@ TEST_SUITE("protocol") {
     spec.question = std::string(40, 'q'); // 10 tokens
     spec.budget = 1000;
     spec.max_tokens = 200;
+    spec.reduce_max_tokens = 200;
+    // Without re-asks no room is kept for a corrective note.
+    spec.reask_unparsable = 0;
     auto b = compute_budget(spec, *lib, tok);
     REQUIRE_MESSAGE(b, message_of(b.error()));
     CHECK_EQ(b->total, 1000u);
@@ -351,6 +355,28 @@ TEST_SUITE("protocol") {
       REQUIRE(b2);
       CHECK_EQ(b2->map_template_tokens, 6u);
       CHECK_EQ(b2->chunk_payload, 1000u - 6 - 10 - 200);
+    }
+    SUBCASE("re-asks keep room for the corrective note") {
+      spec.reask_unparsable = 1;
+      auto b5 = compute_budget(spec, *lib, tok);
+      REQUIRE(b5);
+      for (auto stage :
+           {prompt_stage::map, prompt_stage::collapse, prompt_stage::reduce}) {
+        auto note = tok.count(longest_corrective_note(spec.profile, stage));
+        CHECK_GT(note, 10u);
+        if (stage == prompt_stage::map)
+          CHECK_EQ(b5->chunk_payload, b->chunk_payload - note);
+        if (stage == prompt_stage::reduce)
+          CHECK_EQ(b5->reduce_payload, b->reduce_payload - note);
+      }
+    }
+    SUBCASE("the reduce call reserves more output by default") {
+      spec.reduce_max_tokens = 0;
+      auto b6 = compute_budget(spec, *lib, tok);
+      REQUIRE(b6);
+      // R + min(R, L / 16) = 200 + 62.
+      CHECK_EQ(b6->reduce_reserved_output, 262u);
+      CHECK_EQ(b6->reduce_payload, b->reduce_payload - 62);
     }
     SUBCASE("the default reserved output depends on the profile") {
       spec.max_tokens = 0;
@@ -388,7 +414,7 @@ TEST_SUITE("protocol") {
       spec.max_tokens = 0;
       auto ok = compute_budget(spec, *lib, tok);
       REQUIRE_MESSAGE(ok, message_of(ok.error()));
-      CHECK_GT(ok->chunk_payload, 2500u);
+      CHECK_GT(ok->chunk_payload, 2400u);
     }
   }
 

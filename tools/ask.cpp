@@ -159,10 +159,12 @@ int run_ask(arg_list raw) {
     std::printf("%s\n", to_json(res).dump(2).c_str());
   } else {
     std::printf("%s\n", res.answer.c_str());
-    if (mode != progress_mode::none || res.partial)
+    if (mode != progress_mode::none)
       print_summary(stderr, res);
   }
   std::fflush(stdout);
+  // Whatever the mode: anything lost, cut or guessed is said on stderr.
+  print_outcome_flags(stderr, res);
   return code;
 }
 

@@ -484,6 +484,7 @@ int exit_code_for(const caf::error& err) {
     return exit_endpoint;
   case error_kind::truncated:
   case error_kind::unparsable:
+    return exit_unusable_answer;
   case error_kind::cancelled:
   case error_kind::deadline:
   case error_kind::node_down:
@@ -528,6 +529,8 @@ nlohmann::json to_json(const job_result& res) {
                             {"answer", rec.answer},
                             {"no_information", rec.no_information},
                             {"confidence", rec.confidence},
+                            {"has_confidence", rec.has_confidence},
+                            {"kind", to_string(rec.kind)},
                             {"status", to_string(rec.status)},
                             {"usage", usage_json(rec.usage)},
                             {"raw", rec.raw}});
@@ -538,6 +541,16 @@ nlohmann::json to_json(const job_result& res) {
                             {"range", range(f.range)},
                             {"kind", to_string(f.kind)},
                             {"reason", f.reason}});
+  json losses = json::array();
+  for (const auto& l : res.losses) {
+    json ranges = json::array();
+    for (const auto& r : l.ranges)
+      ranges.push_back(range(r));
+    losses.push_back(json{{"chunk_indices", l.chunks},
+                          {"chunks", std::move(ranges)},
+                          {"confidence", l.confidence},
+                          {"what", l.what}});
+  }
   auto ms_of = [](uint64_t us) { return static_cast<double>(us) / 1000.0; };
   return json{
     {"job_id", res.job_id},
@@ -549,12 +562,18 @@ nlohmann::json to_json(const job_result& res) {
      {{"map", res.calls.map},
       {"collapse", res.calls.collapse},
       {"reduce", res.calls.reduce}}},
+    {"reasks",
+     {{"map", res.reasks.map},
+      {"collapse", res.reasks.collapse},
+      {"reduce", res.reasks.reduce}}},
+    {"no_information", res.no_information},
     {"collapse_rounds", res.collapse_rounds},
     {"collapse_fallback", res.collapse_fallback},
     {"fallback_note", res.fallback_note},
     {"usage", usage_json(res.usage)},
     {"chunks", res.chunks},
     {"failures", std::move(failures)},
+    {"losses", std::move(losses)},
     {"partial", res.partial},
     {"timings_ms",
      {{"chunk", ms_of(res.timings.chunk_us)},
@@ -599,6 +618,17 @@ void print_summary(FILE* out, const job_result& res) {
   std::fprintf(out, "llmmr: confidence %.1f/5; evidence from chunk%s %s\n",
                res.confidence, res.evidence.size() == 1 ? "" : "s",
                sources.empty() ? "(none)" : sources.c_str());
+  if (res.reasks.map + res.reasks.collapse + res.reasks.reduce > 0)
+    std::fprintf(out,
+                 "llmmr: corrective re-asks: %u map, %u collapse, %u reduce\n",
+                 res.reasks.map, res.reasks.collapse, res.reasks.reduce);
+}
+
+void print_outcome_flags(FILE* out, const job_result& res) {
+  if (res.no_information)
+    std::fprintf(out, "llmmr: no part of the document held information for "
+                      "the question: no reduce call was made and the answer "
+                      "is the no-information answer\n");
   if (!res.fallback_note.empty())
     std::fprintf(out, "llmmr: collapse fallback: %s\n",
                  res.fallback_note.c_str());
@@ -615,6 +645,33 @@ void print_summary(FILE* out, const job_result& res) {
                    f.index, static_cast<unsigned long long>(f.range.begin),
                    static_cast<unsigned long long>(f.range.end),
                    to_string(f.kind).c_str(), f.reason.c_str());
+    }
+  }
+  if (!res.losses.empty()) {
+    std::fprintf(out,
+                 "llmmr: partial result: evidence lost or cut %zu time%s\n",
+                 res.losses.size(), res.losses.size() == 1 ? "" : "s");
+    size_t shown = 0;
+    for (const auto& l : res.losses) {
+      if (++shown > 10) {
+        std::fprintf(out, "llmmr:   ... %zu more\n", res.losses.size() - 10);
+        break;
+      }
+      std::string where;
+      for (size_t i = 0; i < l.chunks.size() && i < 8; ++i) {
+        if (!where.empty())
+          where += ", ";
+        where += std::to_string(l.chunks[i]);
+        if (i < l.ranges.size())
+          where += " (bytes " + std::to_string(l.ranges[i].begin) + "-"
+                   + std::to_string(l.ranges[i].end) + ")";
+      }
+      if (l.chunks.size() > 8)
+        where += ", ...";
+      std::fprintf(out, "llmmr:   %s%s%s (confidence %.1f)\n",
+                   where.empty() ? "" : "chunk ", where.c_str(),
+                   where.empty() ? l.what.c_str() : (": " + l.what).c_str(),
+                   l.confidence);
     }
   }
 }

@@ -165,6 +165,12 @@ nlohmann::json to_json(const job_result& res);
 /// Prints a short summary of `res` (chunks, calls, tokens, time, failures).
 void print_summary(FILE* out, const job_result& res);
 
+/// Prints, one line each, everything that makes `res` less than a complete
+/// answer: no information found, the collapse fallback, failed chunks and
+/// lost or cut evidence. Prints nothing for a clean result. The CLI calls it
+/// whatever `--quiet` or `--json` say.
+void print_outcome_flags(FILE* out, const job_result& res);
+
 /// Formats a duration in microseconds for people, e.g. "1.4 s" or "2m05s".
 std::string format_duration(uint64_t us);
 

@@ -35,6 +35,9 @@ constexpr option_spec sim_specs[] = {
   {"stall-ms", true, "N  how long the stall fault stays silent (60000)"},
   {"keepalive-ms", true, "N  SSE keep-alive comment interval (1000)"},
   {"error-shape", true, "openai|vllm|tgi  JSON shape of errors"},
+  {"replies", true,
+   "STAGE=STYLE,...  misbehave on purpose: STAGE map|collapse|reduce|other|"
+   "all, STYLE normal|truncated|truncated_first|null|evidence|reject_schema"},
   {"verbose", false, "log every request"},
 };
 
@@ -107,6 +110,12 @@ caf::expected<sim::sim_options> make_options(const parsed_args& args) {
     if (!rates)
       return std::move(rates.error());
     opts.faults = *rates;
+  }
+  for (const auto& spec : args.all("replies")) {
+    auto styles = sim::parse_reply_styles(spec, opts.replies);
+    if (!styles)
+      return std::move(styles.error());
+    opts.replies = *styles;
   }
   if (auto x = args.get("error-shape"))
     if (!sim::from_string(*x, opts.shape))
