@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmmr/core/answer_extractor.hpp"
 #include "llmmr/core/ascii.hpp"
 #include "llmmr/core/calibration.hpp"
 #include "llmmr/core/field_labels.hpp"
@@ -33,10 +34,6 @@ bool is_digit(char c) noexcept {
 
 using ascii::to_lower;
 using ascii::trim;
-
-std::string lower_ascii(std::string_view s) {
-  return ascii::lower(s);
-}
 
 /// Case-insensitive (ASCII) prefix test.
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
@@ -552,77 +549,6 @@ std::string marker_form(std::string_view answer) {
   return out;
 }
 
-/// Removes a trailing "(confidence ...)" or "(score ...)" remark.
-std::string_view strip_score_remark(std::string_view s) {
-  auto open = s.rfind('(');
-  if (open == std::string_view::npos)
-    return s;
-  auto remark = lower_ascii(s.substr(open));
-  if (remark.find("confidence") != std::string::npos
-      || remark.find("score") != std::string::npos
-      || remark.find("置信") != std::string::npos)
-    return trim(s.substr(0, open));
-  return s;
-}
-
-/// Cuts an answer value to its first paragraph.
-std::string_view first_paragraph(std::string_view s) {
-  s = trim(s);
-  for (size_t pos = s.find('\n'); pos != std::string_view::npos;
-       pos = s.find('\n', pos + 1)) {
-    auto rest = s.substr(pos + 1);
-    auto next = rest.find('\n');
-    if (trim(rest.substr(0, next)).empty())
-      return trim(s.substr(0, pos));
-  }
-  return s;
-}
-
-std::string_view last_paragraph(std::string_view s) {
-  s = trim(s);
-  for (;;) {
-    auto pos = s.rfind("\n\n");
-    if (pos == std::string_view::npos)
-      return s;
-    auto tail = trim(s.substr(pos));
-    if (!tail.empty())
-      return tail;
-    s = trim(s.substr(0, pos));
-  }
-}
-
-/// Removes lines that only carry a score, e.g. "Confidence: 5".
-std::string without_score_lines(std::string_view s) {
-  std::string out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    auto end = s.find('\n', pos);
-    if (end == std::string_view::npos)
-      end = s.size();
-    auto line = s.substr(pos, end - pos);
-    pos = end + 1;
-    auto hit = match_line_label(line);
-    if (hit && hit->target == field::confidence)
-      continue;
-    out.append(line).append("\n");
-  }
-  return std::string{trim(out)};
-}
-
-std::string clean_final(std::string_view value) {
-  auto s = first_paragraph(value);
-  s = strip_score_remark(s);
-  auto out = clean_answer(s);
-  // A single token loses its trailing full stop ("71432." -> "71432").
-  if (out.find_first_of(" \t\n") == std::string::npos) {
-    if (!out.empty() && out.back() == '.')
-      out.pop_back();
-    else if (out.size() > 3 && out.ends_with("。"))
-      out.resize(out.size() - 3);
-  }
-  return out;
-}
-
 } // namespace
 
 std::optional<double> parse_score(std::string_view text) {
@@ -738,34 +664,7 @@ bool is_no_information(std::string_view answer) {
 }
 
 std::string clean_answer(std::string_view answer) {
-  auto s = trim(answer);
-  static constexpr std::pair<std::string_view, std::string_view> quotes[] = {
-    {"\"", "\""}, {"'", "'"},   {"`", "`"},   {"“", "”"},
-    {"‘", "’"},   {"「", "」"}, {"『", "』"},
-  };
-  for (bool changed = true; changed && !s.empty();) {
-    changed = false;
-    while (!s.empty() && s.front() == '*') {
-      s.remove_prefix(1);
-      changed = true;
-    }
-    while (!s.empty() && s.back() == '*') {
-      s.remove_suffix(1);
-      changed = true;
-    }
-    auto t = trim(s);
-    changed = changed || t.size() != s.size();
-    s = t;
-    for (auto [open, close] : quotes) {
-      if (s.size() >= open.size() + close.size() && s.starts_with(open)
-          && s.ends_with(close)) {
-        s = trim(s.substr(open.size(), s.size() - open.size() - close.size()));
-        changed = true;
-        break;
-      }
-    }
-  }
-  return std::string{s};
+  return strip_answer_wrapping(answer);
 }
 
 record parse_record(std::string_view raw, task_profile profile) {
@@ -814,17 +713,27 @@ final_answer parse_final_answer(std::string_view raw, task_profile profile) {
   auto fields = parse_fields(body);
   bool has_score = false;
   result.confidence = score_of(fields, has_score);
+  // The answer itself comes from the answer extractor, which prefers the
+  // last answer label and narrows its value to the profile's answer kind.
+  auto kind = default_answer_kind(profile);
+  auto extracted
+    = looks_like_json(body) ? extracted_answer{} : extract_answer(body, kind);
   if (!fields.has(field::answer) && !fields.has(field::rationale)) {
-    // No usable labels: the last paragraph (without score lines) is the
-    // answer.
-    auto text = without_score_lines(body);
-    result.answer = clean_final(last_paragraph(text));
+    // No usable labels: a phrase such as "the answer is" or the output as a
+    // whole (its last paragraph, without score lines, for free text).
+    result.answer = std::move(extracted.text);
     result.status = result.answer.empty() ? record_status::unparsable
                                           : record_status::partial;
     return result;
   }
   result.rationale = std::string{trim(fields.get(field::rationale))};
-  result.answer = clean_final(fields.get(field::answer));
+  if (extracted.source == answer_source::label
+      || extracted.source == answer_source::phrase
+      || (extracted.source == answer_source::text && kind != answer_kind::text
+          && !fields.has(field::answer)))
+    result.answer = std::move(extracted.text);
+  else
+    result.answer = narrow_answer(fields.get(field::answer), kind);
   result.status = fields.has(field::answer) && fields.has(field::rationale)
                       && !result.answer.empty()
                     ? record_status::ok
