@@ -260,20 +260,22 @@ std::vector<value_token> value_tokens(std::string_view s) {
 }
 
 /// The last `n` words (letters only, lower case) before `pos`, nearest
-/// first, not looking past the start of the sentence.
+/// first, not looking past the start of the sentence or 256 bytes back.
 std::vector<std::string> words_before(std::string_view s, size_t pos,
                                       size_t n) {
   std::vector<std::string> out;
   size_t i = pos;
-  while (out.size() < n && i > 0) {
-    while (i > 0 && !is_alpha(s[i - 1])) {
+  // Looks back a bounded distance, so scanning every token stays linear.
+  size_t limit = pos > 256 ? pos - 256 : 0;
+  while (out.size() < n && i > limit) {
+    while (i > limit && !is_alpha(s[i - 1])) {
       char c = s[i - 1];
       if (c == '.' || c == '!' || c == '?' || c == '\n')
         return out;
       --i;
     }
     size_t e = i;
-    while (i > 0 && is_alpha(s[i - 1]))
+    while (i > limit && is_alpha(s[i - 1]))
       --i;
     if (e == i)
       break;
@@ -329,7 +331,8 @@ bool is_score_or_position(std::string_view s, value_token tok) {
       return true;
   // A position word right before, or a list of positions: "chunks 2, 3".
   size_t i = tok.begin;
-  for (;;) {
+  // Bounded, so a long list of numbers stays linear.
+  for (int steps = 0; steps < 16; ++steps) {
     while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '#' || s[i - 1] == '*'))
       --i;
     auto w = words_before(s, i, 1);
@@ -412,17 +415,22 @@ bool named_as_key(std::string_view s, value_token tok) {
   return w == "key" || w == "keys";
 }
 
-/// Whether `pos` lies inside a `**bold**` span on its line.
-bool inside_bold(std::string_view s, size_t pos) {
-  auto line_start = s.rfind('\n', pos == 0 ? 0 : pos - 1);
-  line_start = line_start == npos ? 0 : line_start + 1;
-  size_t count = 0;
-  for (size_t i = line_start; i + 1 < pos; ++i)
-    if (s[i] == '*' && s[i + 1] == '*') {
-      ++count;
+/// For each byte of `s`, whether it lies inside a `**bold**` span of its
+/// line.
+std::vector<bool> bold_map(std::string_view s) {
+  std::vector<bool> out(s.size(), false);
+  bool bold = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n') {
+      bold = false;
+    } else if (s[i] == '*' && i + 1 < s.size() && s[i + 1] == '*') {
+      bold = !bold;
       ++i;
+      continue;
     }
-  return count % 2 == 1;
+    out[i] = bold;
+  }
+  return out;
 }
 
 bool is_number_token(std::string_view t) {
@@ -448,6 +456,7 @@ bool is_number_token(std::string_view t) {
 std::optional<std::string> pick_value(std::string_view s, bool numbers_only) {
   std::optional<std::string> best;
   int best_rank = -2;
+  auto bold = bold_map(s);
   for (auto tok : value_tokens(s)) {
     auto text = s.substr(tok.begin, tok.end - tok.begin);
     if (numbers_only && !is_number_token(text))
@@ -456,7 +465,7 @@ std::optional<std::string> pick_value(std::string_view s, bool numbers_only) {
       continue;
     int rank = named_as_key(s, tok) ? -1
                                     : (follows_statement(s, tok) ? 2 : 0)
-                                        + (inside_bold(s, tok.begin) ? 1 : 0);
+                                        + (bold[tok.begin] ? 1 : 0);
     if (rank > best_rank) {
       best_rank = rank;
       std::string value{text};
