@@ -41,10 +41,19 @@ std::string replace_chars(std::string_view s, std::string_view chars) {
   return out;
 }
 
-void replace_all(std::string& s, std::string_view from, std::string_view to) {
-  for (size_t pos = s.find(from); pos != std::string::npos;
-       pos = s.find(from, pos + to.size()))
-    s.replace(pos, from.size(), to);
+/// Replaces every `from` in `s` by a blank.
+void blank_out(std::string& s, std::string_view from) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (std::string_view{s}.substr(i, from.size()) == from) {
+      out += ' ';
+      i += from.size();
+    } else {
+      out += s[i++];
+    }
+  }
+  s = std::move(out);
 }
 
 void squeeze_blanks(std::string& s) {
@@ -180,8 +189,8 @@ double code_debug_rule(std::string_view raw,
   if (head == letter + "." || head == letter + ":")
     return 1;
   pred = replace_chars(pred, "\n`'\"-*");
-  replace_all(pred, "Option", " ");
-  replace_all(pred, "option", " ");
+  blank_out(pred, "Option");
+  blank_out(pred, "option");
   squeeze_blanks(pred);
   for (std::string_view prefix :
        {"answer is:", "is:", "answer:", "correct option is:"}) {
