@@ -164,6 +164,30 @@ std::string_view first_paragraph(std::string_view s) {
   return s;
 }
 
+/// The first paragraph of `s` that is not a lead-in: a paragraph ending
+/// with a colon ("The answer is:") or a short exclamation ("Easy one!") only
+/// introduces what follows. Falls back to the last paragraph.
+std::string_view first_answer_paragraph(std::string_view s) {
+  s = trim(s);
+  std::string_view last;
+  while (!s.empty()) {
+    auto para = first_paragraph(s);
+    if (para.empty())
+      break;
+    last = para;
+    auto rest = s.substr(para.data() + para.size() - s.data());
+    size_t words = 1;
+    for (char c : para)
+      words += c == ' ' ? 1 : 0;
+    bool lead_in = para.ends_with(":") || para.ends_with("\xEF\xBC\x9A")
+                   || (para.ends_with("!") && words <= 8);
+    if (!lead_in)
+      return para;
+    s = trim(rest);
+  }
+  return last;
+}
+
 std::string_view last_paragraph(std::string_view s) {
   s = trim(s);
   for (;;) {
@@ -952,7 +976,7 @@ extracted_answer extract_answer(std::string_view raw, answer_kind kind) {
     break;
   }
   default:
-    result.text = narrow_text(last_paragraph(text));
+    result.text = narrow_text(first_answer_paragraph(text));
   }
   if (!result.text.empty())
     result.source = answer_source::text;
