@@ -8,8 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmmr/core/answer_extractor.hpp"
 #include "llmmr/core/ascii.hpp"
 #include "llmmr/core/calibration.hpp"
+#include "llmmr/core/field_labels.hpp"
 
 namespace llmmr {
 
@@ -17,11 +19,7 @@ namespace {
 
 // -- small string helpers -----------------------------------------------------
 
-constexpr std::string_view fullwidth_colon = "\xEF\xBC\x9A";  // ：
-constexpr std::string_view open_lenticular = "\xE3\x80\x90";  // 【
-constexpr std::string_view close_lenticular = "\xE3\x80\x91"; // 】
-constexpr std::string_view fullwidth_lparen = "\xEF\xBC\x88"; // （
-constexpr std::string_view fullwidth_rparen = "\xEF\xBC\x89"; // ）
+constexpr std::string_view fullwidth_colon = "\xEF\xBC\x9A"; // ：
 
 using ascii::is_space;
 
@@ -36,10 +34,6 @@ bool is_digit(char c) noexcept {
 
 using ascii::to_lower;
 using ascii::trim;
-
-std::string lower_ascii(std::string_view s) {
-  return ascii::lower(s);
-}
 
 /// Case-insensitive (ASCII) prefix test.
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
@@ -72,197 +66,14 @@ bool skip_emphasis(std::string_view& s) noexcept {
   }
   return any;
 }
+// -- fields and labels (core/field_labels) ----------------------------------
 
-// -- fields and labels --------------------------------------------------------
+using field = record_field;
 
-enum class field : uint8_t { extracted, rationale, answer, confidence };
-
-constexpr size_t field_count = 4;
-
-struct label {
-  /// The label in lower case (ASCII) or Chinese.
-  std::string_view text;
-  /// The field it introduces.
-  field target;
-  /// Strong labels may stand alone on a line (heading form) and may start a
-  /// field in the middle of a line.
-  bool strong;
-};
-
-// Longest first within the same prefix so "confidence score" wins over
-// "confidence"; the table is sorted by length at first use.
-constexpr std::array<label, 52> label_table{{
-  {"extracted information", field::extracted, true},
-  {"extracted info", field::extracted, true},
-  {"information extracted", field::extracted, true},
-  {"extracted code", field::extracted, true},
-  {"extracted facts", field::extracted, true},
-  {"extracted numbers", field::extracted, true},
-  {"relevant information", field::extracted, true},
-  {"relevant code", field::extracted, true},
-  {"key information", field::extracted, false},
-  {"extracted", field::extracted, true},
-  {"information", field::extracted, false},
-  {"evidence", field::extracted, false},
-  {"rationale", field::rationale, true},
-  {"reasoning", field::rationale, true},
-  {"reason", field::rationale, false},
-  {"explanation", field::rationale, false},
-  {"justification", field::rationale, false},
-  {"analysis", field::rationale, false},
-  {"calculation", field::rationale, false},
-  {"final answer", field::answer, true},
-  {"short answer", field::answer, true},
-  {"answer", field::answer, true},
-  {"confidence score", field::confidence, true},
-  {"confidence level", field::confidence, true},
-  {"confidence rating", field::confidence, true},
-  {"confidence", field::confidence, true},
-  {"score", field::confidence, true},
-  // Chinese.
-  {"提取的信息", field::extracted, true},
-  {"提取信息", field::extracted, true},
-  {"抽取的信息", field::extracted, true},
-  {"提取的内容", field::extracted, true},
-  {"相关信息", field::extracted, false},
-  {"关键信息", field::extracted, false},
-  {"推理过程", field::rationale, true},
-  {"推理", field::rationale, false},
-  {"理由", field::rationale, true},
-  {"分析", field::rationale, false},
-  {"解释", field::rationale, false},
-  {"原因", field::rationale, false},
-  {"依据", field::rationale, false},
-  {"最终答案", field::answer, true},
-  {"答案", field::answer, true},
-  {"回答", field::answer, false},
-  {"置信度分数", field::confidence, true},
-  {"置信度评分", field::confidence, true},
-  {"置信度", field::confidence, true},
-  {"置信分数", field::confidence, true},
-  {"可信度", field::confidence, true},
-  {"信心分数", field::confidence, true},
-  {"信心", field::confidence, false},
-  {"分数", field::confidence, false},
-  {"评分", field::confidence, false},
-}};
-
-const std::vector<label>& labels_by_length() {
-  static const auto sorted = [] {
-    std::vector<label> v{label_table.begin(), label_table.end()};
-    std::stable_sort(v.begin(), v.end(), [](const label& a, const label& b) {
-      return a.text.size() > b.text.size();
-    });
-    return v;
-  }();
-  return sorted;
-}
-
-/// Matches a label at the start of `s` (case-insensitively) on a word
-/// boundary; returns the label and shortens `s`.
-const label* match_label_text(std::string_view& s) {
-  for (auto& l : labels_by_length()) {
-    if (!starts_with_icase(s, l.text))
-      continue;
-    auto rest = s.substr(l.text.size());
-    if (!rest.empty() && is_ascii_alnum(rest.front())
-        && is_ascii_alnum(l.text.back()))
-      continue;
-    s = rest;
-    return &l;
-  }
-  return nullptr;
-}
-
-/// Consumes what may follow a label before its colon: emphasis, closing
-/// brackets and a parenthetical such as "(0-5)".
-void skip_label_tail(std::string_view& s) {
-  for (;;) {
-    skip_blanks(s);
-    if (skip_emphasis(s) || consume(s, close_lenticular) || consume(s, "]"))
-      continue;
-    if (!s.empty() && s.front() == '(') {
-      auto close = s.find(')');
-      if (close != std::string_view::npos) {
-        s.remove_prefix(close + 1);
-        continue;
-      }
-    }
-    if (s.substr(0, fullwidth_lparen.size()) == fullwidth_lparen) {
-      auto close = s.find(fullwidth_rparen);
-      if (close != std::string_view::npos) {
-        s.remove_prefix(close + fullwidth_rparen.size());
-        continue;
-      }
-    }
-    return;
-  }
-}
+constexpr size_t field_count = record_field_count;
 
 bool consume_colon(std::string_view& s) noexcept {
   return consume(s, ":") || consume(s, fullwidth_colon);
-}
-
-struct label_hit {
-  field target;
-  /// Offset of the value in the line, or npos when the value starts on the
-  /// next line (heading form).
-  size_t value_offset;
-};
-
-/// Recognises a line that starts a field: `Answer: x`, `**Answer:** x`,
-/// `### Answer`, `- **Answer**: x`, `【答案】：x`, `Confidence score (0-5): 4`.
-std::optional<label_hit> match_line_label(std::string_view line) {
-  auto s = line;
-  skip_blanks(s);
-  bool decorated = false;
-  if (!s.empty() && s.front() == '#') {
-    while (!s.empty() && s.front() == '#')
-      s.remove_prefix(1);
-    decorated = true;
-  }
-  skip_blanks(s);
-  if (consume(s, ">"))
-    skip_blanks(s);
-  if (s.size() >= 2 && (s[0] == '-' || s[0] == '+' || s[0] == '*')
-      && s[1] == ' ') {
-    s.remove_prefix(2);
-    skip_blanks(s);
-  } else if (!s.empty() && is_digit(s.front())) {
-    auto t = s;
-    while (!t.empty() && is_digit(t.front()))
-      t.remove_prefix(1);
-    if (t.size() >= 2 && (t[0] == '.' || t[0] == ')') && t[1] == ' ') {
-      t.remove_prefix(2);
-      s = t;
-      skip_blanks(s);
-    }
-  }
-  for (;;) {
-    if (skip_emphasis(s) || consume(s, open_lenticular) || consume(s, "[")) {
-      decorated = true;
-      continue;
-    }
-    break;
-  }
-  auto* l = match_label_text(s);
-  if (l == nullptr)
-    return std::nullopt;
-  skip_label_tail(s);
-  if (consume_colon(s)) {
-    skip_emphasis(s); // closing emphasis right after the colon: "**Answer:**"
-    skip_blanks(s);
-    return label_hit{l->target, line.size() - s.size()};
-  }
-  // Heading form: nothing but decoration after the label.
-  auto rest = s;
-  while (!rest.empty()
-         && (is_space(rest.front()) || rest.front() == '*'
-             || rest.front() == '#' || rest.front() == '_'))
-    rest.remove_prefix(1);
-  if (rest.empty() && (l->strong || decorated))
-    return label_hit{l->target, std::string_view::npos};
-  return std::nullopt;
 }
 
 /// One occurrence of a field in the text.
@@ -270,50 +81,6 @@ struct occurrence {
   field target;
   std::string value;
 };
-
-/// Finds a label starting a field in the middle of `text`, e.g. the
-/// "Confidence score:" in "Answer: 42 Confidence score: 5". Only strong
-/// labels written capitalised (or Chinese ones) after a blank or an opening
-/// bracket count, and only for fields not seen yet. Returns the position of
-/// the label, the field and the position of the value.
-struct inline_hit {
-  size_t label_pos;
-  field target;
-  size_t value_pos;
-};
-
-std::optional<inline_hit> find_inline_label(std::string_view text,
-                                            const std::array<bool, 4>& seen) {
-  for (size_t i = 1; i < text.size(); ++i) {
-    char prev = text[i - 1];
-    if (!(prev == ' ' || prev == '\t' || prev == '(' || prev == '|'
-          || prev == '*' || prev == ';' || prev == ','))
-      continue;
-    char c = text[i];
-    bool ascii_upper = c >= 'A' && c <= 'Z';
-    bool non_ascii = static_cast<unsigned char>(c) >= 0x80;
-    if (!ascii_upper && !non_ascii)
-      continue;
-    auto s = text.substr(i);
-    auto* l = match_label_text(s);
-    if (l == nullptr || !l->strong || seen[static_cast<size_t>(l->target)])
-      continue;
-    skip_emphasis(s);
-    if (!consume_colon(s))
-      continue;
-    skip_emphasis(s);
-    skip_blanks(s);
-    // Include emphasis or an opening bracket right before the label in the
-    // cut, so "42 (Confidence: 5)" leaves "42 " as the answer.
-    size_t label_pos = i;
-    while (label_pos > 0
-           && (text[label_pos - 1] == '*' || text[label_pos - 1] == '('
-               || text[label_pos - 1] == '['))
-      --label_pos;
-    return inline_hit{label_pos, l->target, text.size() - s.size()};
-  }
-  return std::nullopt;
-}
 
 struct scan_result {
   std::vector<occurrence> hits;
@@ -747,76 +514,6 @@ double score_of(const field_values& fields, bool& found) {
   return normalise_confidence(*score);
 }
 
-/// Removes a trailing "(confidence ...)" or "(score ...)" remark.
-std::string_view strip_score_remark(std::string_view s) {
-  auto open = s.rfind('(');
-  if (open == std::string_view::npos)
-    return s;
-  auto remark = lower_ascii(s.substr(open));
-  if (remark.find("confidence") != std::string::npos
-      || remark.find("score") != std::string::npos
-      || remark.find("置信") != std::string::npos)
-    return trim(s.substr(0, open));
-  return s;
-}
-
-/// Cuts an answer value to its first paragraph.
-std::string_view first_paragraph(std::string_view s) {
-  s = trim(s);
-  for (size_t pos = s.find('\n'); pos != std::string_view::npos;
-       pos = s.find('\n', pos + 1)) {
-    auto rest = s.substr(pos + 1);
-    auto next = rest.find('\n');
-    if (trim(rest.substr(0, next)).empty())
-      return trim(s.substr(0, pos));
-  }
-  return s;
-}
-
-std::string_view last_paragraph(std::string_view s) {
-  s = trim(s);
-  for (;;) {
-    auto pos = s.rfind("\n\n");
-    if (pos == std::string_view::npos)
-      return s;
-    auto tail = trim(s.substr(pos));
-    if (!tail.empty())
-      return tail;
-    s = trim(s.substr(0, pos));
-  }
-}
-
-/// Removes lines that only carry a score, e.g. "Confidence: 5".
-std::string without_score_lines(std::string_view s) {
-  std::string out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    auto end = s.find('\n', pos);
-    if (end == std::string_view::npos)
-      end = s.size();
-    auto line = s.substr(pos, end - pos);
-    pos = end + 1;
-    auto hit = match_line_label(line);
-    if (hit && hit->target == field::confidence)
-      continue;
-    out.append(line).append("\n");
-  }
-  return std::string{trim(out)};
-}
-
-std::string clean_final(std::string_view value) {
-  auto s = first_paragraph(value);
-  s = strip_score_remark(s);
-  auto out = clean_answer(s);
-  // A single token loses its trailing full stop ("71432." -> "71432").
-  if (out.find_first_of(" \t\n") == std::string::npos) {
-    if (!out.empty() && out.back() == '.')
-      out.pop_back();
-    else if (out.size() > 3 && out.ends_with("。"))
-      out.resize(out.size() - 3);
-  }
-  return out;
-}
 
 } // namespace
 
@@ -862,34 +559,7 @@ std::optional<double> parse_score(std::string_view text) {
 }
 
 std::string clean_answer(std::string_view answer) {
-  auto s = trim(answer);
-  static constexpr std::pair<std::string_view, std::string_view> quotes[] = {
-    {"\"", "\""}, {"'", "'"},   {"`", "`"},   {"“", "”"},
-    {"‘", "’"},   {"「", "」"}, {"『", "』"},
-  };
-  for (bool changed = true; changed && !s.empty();) {
-    changed = false;
-    while (!s.empty() && s.front() == '*') {
-      s.remove_prefix(1);
-      changed = true;
-    }
-    while (!s.empty() && s.back() == '*') {
-      s.remove_suffix(1);
-      changed = true;
-    }
-    auto t = trim(s);
-    changed = changed || t.size() != s.size();
-    s = t;
-    for (auto [open, close] : quotes) {
-      if (s.size() >= open.size() + close.size() && s.starts_with(open)
-          && s.ends_with(close)) {
-        s = trim(s.substr(open.size(), s.size() - open.size() - close.size()));
-        changed = true;
-        break;
-      }
-    }
-  }
-  return std::string{s};
+  return strip_answer_wrapping(answer);
 }
 
 record parse_record(std::string_view raw, task_profile profile) {
@@ -956,17 +626,27 @@ final_answer parse_final_answer(std::string_view raw, task_profile profile) {
   bool has_score = false;
   result.confidence = score_of(fields, has_score);
   result.has_confidence = has_score;
+  // The answer itself comes from the answer extractor, which prefers the
+  // last answer label and narrows its value to the profile's answer kind.
+  auto kind = default_answer_kind(profile);
+  auto extracted
+    = looks_like_json(body) ? extracted_answer{} : extract_answer(body, kind);
   if (!fields.has(field::answer) && !fields.has(field::rationale)) {
-    // No usable labels: the last paragraph (without score lines) is the
-    // answer.
-    auto text = without_score_lines(body);
-    result.answer = clean_final(last_paragraph(text));
+    // No usable labels: a phrase such as "the answer is" or the output as a
+    // whole (its last paragraph, without score lines, for free text).
+    result.answer = std::move(extracted.text);
     result.status = result.answer.empty() ? record_status::unparsable
                                           : record_status::partial;
     return result;
   }
   result.rationale = std::string{trim(fields.get(field::rationale))};
-  result.answer = clean_final(fields.get(field::answer));
+  if (extracted.source == answer_source::label
+      || extracted.source == answer_source::phrase
+      || (extracted.source == answer_source::text && kind != answer_kind::text
+          && !fields.has(field::answer)))
+    result.answer = std::move(extracted.text);
+  else
+    result.answer = narrow_answer(fields.get(field::answer), kind);
   result.status = fields.has(field::answer) && fields.has(field::rationale)
                       && !result.answer.empty()
                     ? record_status::ok

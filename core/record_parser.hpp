@@ -47,8 +47,10 @@ struct final_answer {
   std::string raw;
 };
 
-/// Parses the reducer's output. When the output has no labels at all, its
-/// text (without score lines) is taken as the answer with status `partial`.
+/// Parses the reducer's output. The answer comes from `extract_answer`
+/// (core/answer_extractor.hpp) with `default_answer_kind(profile)`: the last
+/// answer label, else an answer phrase, else the output as a whole. When the
+/// output has no labels at all, status is `partial`.
 final_answer parse_final_answer(std::string_view raw, task_profile profile);
 
 /// Parses a confidence score written as `4`, `4.5`, `4/5`, `8/10`,
