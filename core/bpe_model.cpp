@@ -93,8 +93,8 @@ const bpe_model::pair_slot*
 bpe_model::find_pair(uint32_t left, uint32_t right) const noexcept {
   auto key = pair_key(left, right);
   auto mask = pairs_.size() - 1;
-  auto i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull)
-                               >> (64 - pair_bits_));
+  auto i
+    = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - pair_bits_));
   for (;;) {
     const auto& slot = pairs_[i];
     if (slot.key == key)
@@ -107,8 +107,8 @@ bpe_model::find_pair(uint32_t left, uint32_t right) const noexcept {
 
 void bpe_model::insert_pair(uint64_t key, uint32_t rank, uint32_t merged) {
   auto mask = pairs_.size() - 1;
-  auto i = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull)
-                               >> (64 - pair_bits_));
+  auto i
+    = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - pair_bits_));
   for (;;) {
     auto& slot = pairs_[i];
     if (slot.key == key) {
@@ -166,8 +166,8 @@ std::optional<std::string> bpe_model::finish() {
       }
     }
   }
-  bool all_bytes = std::all_of(has_byte_.begin(), has_byte_.end(),
-                               [](bool x) { return x; });
+  bool all_bytes
+    = std::all_of(has_byte_.begin(), has_byte_.end(), [](bool x) { return x; });
   if (!opts_.unk_id && !(opts_.byte_fallback && all_bytes))
     return std::string{opts_.byte_fallback
                          ? "byte_fallback needs the 256 tokens <0x00> to "
@@ -262,8 +262,8 @@ void bpe_model::merge_long(std::vector<uint32_t>& ids,
                     i + 1 < n ? static_cast<int32_t>(i + 1) : -1};
   for (size_t i = 0; i + 1 < n; ++i)
     if (auto* slot = find_pair(ids[i], ids[i + 1]))
-      heap.push_back(candidate{slot->rank, static_cast<uint32_t>(i),
-                               lens[i] + lens[i + 1]});
+      heap.push_back(
+        candidate{slot->rank, static_cast<uint32_t>(i), lens[i] + lens[i + 1]});
   std::make_heap(heap.begin(), heap.end(), later{});
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later{});
@@ -280,7 +280,8 @@ void bpe_model::merge_long(std::vector<uint32_t>& ids,
     right.len = 0;
     left.next = right.next;
     if (left.next >= 0)
-      nodes[static_cast<size_t>(left.next)].prev = static_cast<int32_t>(top.pos);
+      nodes[static_cast<size_t>(left.next)].prev
+        = static_cast<int32_t>(top.pos);
     if (left.prev >= 0) {
       auto& prev = nodes[static_cast<size_t>(left.prev)];
       if (auto* slot = find_pair(prev.id, left.id)) {

@@ -72,8 +72,7 @@ public:
   /// Adds the merge of `left` and `right` into `merged` with priority `rank`
   /// (lower merges first). A later merge of the same pair replaces an
   /// earlier one.
-  void add_merge(uint32_t left, uint32_t right, uint32_t rank,
-                 uint32_t merged);
+  void add_merge(uint32_t left, uint32_t right, uint32_t rank, uint32_t merged);
 
   /// Returns the id of the token `token`, when encoding may produce it.
   std::optional<uint32_t> find(std::string_view token) const;
@@ -141,7 +140,8 @@ private:
 
   /// Runs the merges over `ids` (with byte lengths `lens`) in place.
   void merge_short(std::vector<uint32_t>& ids) const;
-  void merge_long(std::vector<uint32_t>& ids, std::vector<uint32_t>& lens) const;
+  void merge_long(std::vector<uint32_t>& ids,
+                  std::vector<uint32_t>& lens) const;
 
   /// Encodes `piece` without the cache, into `ids`.
   void compute(std::string_view piece, std::vector<uint32_t>& ids) const;

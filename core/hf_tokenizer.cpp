@@ -92,10 +92,8 @@ public:
   hf_tokenizer(std::string name, std::vector<normalizer_step> normalizers,
                std::vector<pre_stage> stages, std::unique_ptr<bpe_model> model,
                bool strip_leading_space)
-    : name_(std::move(name)),
-      normalizers_(std::move(normalizers)),
-      stages_(std::move(stages)),
-      model_(std::move(model)),
+    : name_(std::move(name)), normalizers_(std::move(normalizers)),
+      stages_(std::move(stages)), model_(std::move(model)),
       strip_leading_space_(strip_leading_space) {
     // nop
   }
@@ -234,8 +232,8 @@ private:
       const auto& rep = m.replacement;
       size_t begin = 0;
       while (begin < all.size()) {
-        auto from = all.substr(begin).starts_with(rep) ? begin + rep.size()
-                                                       : begin;
+        auto from
+          = all.substr(begin).starts_with(rep) ? begin + rep.size() : begin;
         auto end = std::min(all.find(rep, from), all.size());
         run(i + 1, all.substr(begin, end - begin), first && begin == 0, sink);
         begin = end;
@@ -278,11 +276,10 @@ public:
       return std::nullopt;
     }
     if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
-      auto form = type == "NFC"   ? normal_form::nfc
-                  : type == "NFD" ? normal_form::nfd
-                  : type == "NFKC"
-                    ? normal_form::nfkc
-                    : normal_form::nfkd;
+      auto form = type == "NFC"    ? normal_form::nfc
+                  : type == "NFD"  ? normal_form::nfd
+                  : type == "NFKC" ? normal_form::nfkc
+                                   : normal_form::nfkd;
       out.emplace_back(unicode_step{form});
       return std::nullopt;
     }
@@ -311,8 +308,8 @@ public:
     return fail("unsupported normalizer '" + type + "'");
   }
 
-  std::optional<tokenizer_error> parse_pre_tokenizer(const json& j,
-                                                     std::vector<pre_stage>& out) {
+  std::optional<tokenizer_error>
+  parse_pre_tokenizer(const json& j, std::vector<pre_stage>& out) {
     if (j.is_null())
       return std::nullopt;
     auto type = type_of(j);
@@ -345,8 +342,8 @@ public:
       if (behavior != "Isolated" && behavior != "Removed")
         return fail("unsupported pre-tokenizer Split behavior '" + behavior
                     + "'");
-      if (auto inv = j.find("invert"); inv != j.end() && inv->is_boolean()
-                                       && inv->get<bool>())
+      if (auto inv = j.find("invert");
+          inv != j.end() && inv->is_boolean() && inv->get<bool>())
         return fail("unsupported pre-tokenizer Split with invert: true");
       auto re = split_regex::compile(source, literal);
       if (!re)
@@ -369,8 +366,8 @@ public:
     }
     if (type == "Metaspace") {
       metaspace_stage st;
-      st.replacement = string_field(j, "replacement")
-                         .value_or(std::string{metaspace_char});
+      st.replacement
+        = string_field(j, "replacement").value_or(std::string{metaspace_char});
       if (st.replacement.empty())
         return fail("pre-tokenizer Metaspace with an empty replacement");
       if (auto scheme = string_field(j, "prepend_scheme")) {
@@ -381,8 +378,7 @@ public:
         else if (*scheme == "never")
           st.scheme = prepend_scheme::never;
         else
-          return fail("unsupported Metaspace prepend_scheme '" + *scheme
-                      + "'");
+          return fail("unsupported Metaspace prepend_scheme '" + *scheme + "'");
       } else {
         st.scheme = bool_field(j, "add_prefix_space", true)
                       ? prepend_scheme::always
@@ -525,8 +521,8 @@ build(const json& root, std::string_view origin) {
     spelled.emplace(tok, *id);
   }
   bpe_model::options opts;
-  opts.initial = byte_level ? bpe_model::alphabet::bytes
-                            : bpe_model::alphabet::characters;
+  opts.initial
+    = byte_level ? bpe_model::alphabet::bytes : bpe_model::alphabet::characters;
   opts.ignore_merges = parser::bool_field(model, "ignore_merges", false);
   opts.byte_fallback = parser::bool_field(model, "byte_fallback", false);
   opts.fuse_unk = parser::bool_field(model, "fuse_unk", false);
@@ -582,8 +578,8 @@ build(const json& root, std::string_view origin) {
     auto r = spelled.find(right);
     auto both = spelled.find(left + right);
     if (l == spelled.end() || r == spelled.end() || both == spelled.end())
-      return p.fail("merge " + std::to_string(rank) + " '" + left + " "
-                    + right + "' uses a token that is not in the vocab");
+      return p.fail("merge " + std::to_string(rank) + " '" + left + " " + right
+                    + "' uses a token that is not in the vocab");
     bpe->add_merge(l->second, r->second, rank, both->second);
     ++rank;
   }
@@ -591,8 +587,8 @@ build(const json& root, std::string_view origin) {
   if (auto it = root.find("added_tokens"); it != root.end() && it->is_array()) {
     for (const auto& at : *it) {
       auto content = parser::string_field(at, "content");
-      auto id = at.is_object() && at.contains("id") ? to_id(at["id"])
-                                                    : std::nullopt;
+      auto id
+        = at.is_object() && at.contains("id") ? to_id(at["id"]) : std::nullopt;
       if (!content || !id)
         return p.fail("an added token without 'id' and 'content'");
       bpe->add_decode_only(*content, *id); // a vocab token may share the id
@@ -603,8 +599,7 @@ build(const json& root, std::string_view origin) {
   bool strip = !byte_level && p.strip_leading_space();
   std::unique_ptr<exact_tokenizer> result = std::make_unique<hf_tokenizer>(
     "hf:" + std::string{origin.substr(origin.rfind('/') + 1)},
-    std::move(normalizers), std::move(stages),
-    std::move(bpe), strip);
+    std::move(normalizers), std::move(stages), std::move(bpe), strip);
   return result;
 }
 

@@ -8,7 +8,8 @@ piece_cache::piece_cache(size_t capacity, size_t max_piece_bytes)
   // nop
 }
 
-piece_cache::shard& piece_cache::shard_of(std::string_view piece) const noexcept {
+piece_cache::shard&
+piece_cache::shard_of(std::string_view piece) const noexcept {
   // The map inside the shard picks buckets by the low bits (modulo a
   // prime); the shard comes from the high bits.
   auto h = std::hash<std::string_view>{}(piece);

@@ -23,8 +23,7 @@ class piece_cache {
 public:
   /// Creates a cache for about `capacity` pieces of up to `max_piece_bytes`
   /// bytes each.
-  explicit piece_cache(size_t capacity = 1 << 17,
-                       size_t max_piece_bytes = 256);
+  explicit piece_cache(size_t capacity = 1 << 17, size_t max_piece_bytes = 256);
 
   piece_cache(const piece_cache&) = delete;
   piece_cache& operator=(const piece_cache&) = delete;

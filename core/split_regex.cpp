@@ -44,9 +44,7 @@ struct split_regex::state {
   std::string pattern;
   pcre2_code* code = nullptr;
 
-  ~state() {
-    pcre2_code_free(code);
-  }
+  ~state() { pcre2_code_free(code); }
 };
 
 tokenizer_result<split_regex> split_regex::compile(std::string_view pattern,
@@ -59,14 +57,13 @@ tokenizer_result<split_regex> split_regex::compile(std::string_view pattern,
   int err = 0;
   PCRE2_SIZE err_offset = 0;
   st->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
-                           pattern.size(), options, &err, &err_offset,
-                           nullptr);
+                           pattern.size(), options, &err, &err_offset, nullptr);
   if (st->code == nullptr) {
     PCRE2_UCHAR buf[256];
     pcre2_get_error_message(err, buf, sizeof(buf));
     return tokenizer_error{"cannot compile the pattern '" + st->pattern
-                           + "' at offset " + std::to_string(err_offset)
-                           + ": " + reinterpret_cast<const char*>(buf)};
+                           + "' at offset " + std::to_string(err_offset) + ": "
+                           + reinterpret_cast<const char*>(buf)};
   }
   // Without JIT support pcre2_match falls back to the interpreter.
   pcre2_jit_compile(st->code, PCRE2_JIT_COMPLETE);
@@ -87,10 +84,9 @@ bool split_regex::find(std::string_view subject, size_t from, size_t& begin,
                        size_t& end) const {
   auto& m = this_thread_matcher();
   while (from < subject.size()) {
-    auto rc = pcre2_match(state_->code,
-                          reinterpret_cast<PCRE2_SPTR>(subject.data()),
-                          subject.size(), from, PCRE2_NO_UTF_CHECK, m.data,
-                          m.context);
+    auto rc = pcre2_match(
+      state_->code, reinterpret_cast<PCRE2_SPTR>(subject.data()),
+      subject.size(), from, PCRE2_NO_UTF_CHECK, m.data, m.context);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
       // Out of JIT stack or over the match limit: give up on this subject.
       return false;

@@ -44,8 +44,8 @@ public:
     while (pos < text.size()) {
       auto rest = text.substr(pos);
       auto bad = utf8::find_invalid(rest, false);
-      auto valid = rest.substr(0, bad == std::string_view::npos ? rest.size()
-                                                                 : bad);
+      auto valid
+        = rest.substr(0, bad == std::string_view::npos ? rest.size() : bad);
       split_valid(valid, on_piece);
       if (bad == std::string_view::npos)
         return;

@@ -31,8 +31,8 @@ constexpr std::string_view o200k_pattern
     R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 constexpr tiktoken_special cl100k_specials[] = {
-  {"<|endoftext|>", 100257},  {"<|fim_prefix|>", 100258},
-  {"<|fim_middle|>", 100259}, {"<|fim_suffix|>", 100260},
+  {"<|endoftext|>", 100257},   {"<|fim_prefix|>", 100258},
+  {"<|fim_middle|>", 100259},  {"<|fim_suffix|>", 100260},
   {"<|endofprompt|>", 100276},
 };
 
@@ -103,18 +103,16 @@ public:
 
   size_t count(std::string_view text) const override {
     size_t n = 0;
-    re_.split(text, [&](std::string_view piece, bool) {
-      n += model_->count(piece);
-    });
+    re_.split(text,
+              [&](std::string_view piece, bool) { n += model_->count(piece); });
     return n;
   }
 
   std::vector<uint32_t> encode(std::string_view text) const override {
     std::vector<uint32_t> ids;
     ids.reserve(text.size() / 3 + 1);
-    re_.split(text, [&](std::string_view piece, bool) {
-      model_->encode(piece, ids);
-    });
+    re_.split(
+      text, [&](std::string_view piece, bool) { model_->encode(piece, ids); });
     return ids;
   }
 
@@ -184,8 +182,8 @@ parse_tiktoken(std::string_view contents, std::string_view origin,
                              + "' is not base64");
     auto digits = line.substr(sp + 1);
     uint32_t rank = 0;
-    auto [end, ec] = std::from_chars(digits.data(),
-                                     digits.data() + digits.size(), rank);
+    auto [end, ec]
+      = std::from_chars(digits.data(), digits.data() + digits.size(), rank);
     if (ec != std::errc{} || end != digits.data() + digits.size()
         || rank == ~uint32_t{0})
       return fail(line_no, "malformed line: the rank '"

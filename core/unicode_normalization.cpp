@@ -49,9 +49,9 @@ void normalize_run(std::string_view run, normal_form form, std::string& out) {
     return;
   }
   utf8proc_uint8_t* result = nullptr;
-  auto len = utf8proc_map(
-    reinterpret_cast<const utf8proc_uint8_t*>(run.data()),
-    static_cast<utf8proc_ssize_t>(run.size()), &result, options_of(form));
+  auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(run.data()),
+                          static_cast<utf8proc_ssize_t>(run.size()), &result,
+                          options_of(form));
   if (len < 0) {
     // Cannot happen for well-formed input; keep the text as it is.
     out += run;
