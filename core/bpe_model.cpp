@@ -1,8 +1,12 @@
 #include "llmmr/core/bpe_model.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
+#include "llmmr/core/byte_hash.hpp"
 #include "llmmr/core/utf8.hpp"
 
 namespace llmmr {
@@ -49,6 +53,35 @@ scratch& this_thread_scratch() {
   return instance;
 }
 
+/// A per-thread, direct-mapped memo of piece counts, shared by all models
+/// (each entry names its model by `instance_id_`, which is never reused).
+struct count_memo {
+  static constexpr size_t max_key = 22;
+  static constexpr size_t size = 4096;
+
+  struct entry {
+    uint64_t model = 0; // 0: empty
+    uint64_t hash = 0;
+    uint32_t count = 0;
+    uint8_t len = 0;
+    char key[max_key] = {};
+  };
+
+  entry entries[size];
+
+  entry& slot(uint64_t hash) noexcept { return entries[hash & (size - 1)]; }
+};
+
+count_memo& this_thread_memo() {
+  thread_local auto instance = std::make_unique<count_memo>();
+  return *instance;
+}
+
+uint64_t next_instance_id() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
 std::string byte_token_name(unsigned b) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "<0x%02X>", b);
@@ -57,17 +90,44 @@ std::string byte_token_name(unsigned b) {
 
 } // namespace
 
-bpe_model::bpe_model(options opts) : opts_(opts) {
+bpe_model::bpe_model(options opts)
+  : instance_id_(next_instance_id()), opts_(opts) {
   pairs_.resize(1024);
   pair_bits_ = 10;
+  vocab_slots_.resize(1024);
+  vocab_bits_ = 10;
 }
 
 bool bpe_model::add_token(std::string token, uint32_t id) {
-  if (id < known_.size() && known_[id])
+  if (id == no_id || (id < known_.size() && known_[id]) || find(token))
     return false;
-  if (!vocab_.emplace(token, id).second)
+  auto hash = hash_bytes(token);
+  if (!add_decode_only(std::move(token), id))
     return false;
-  return add_decode_only(std::move(token), id);
+  if (2 * (vocab_count_ + 1) > vocab_slots_.size())
+    grow_vocab();
+  insert_vocab(id, hash);
+  return true;
+}
+
+void bpe_model::insert_vocab(uint32_t id, uint64_t hash) {
+  auto mask = vocab_slots_.size() - 1;
+  auto i = static_cast<size_t>(hash >> (64 - vocab_bits_));
+  while (vocab_slots_[i].id != no_id)
+    i = (i + 1) & mask;
+  vocab_slots_[i] = vocab_slot{id, static_cast<uint32_t>(hash)};
+  ++vocab_count_;
+}
+
+void bpe_model::grow_vocab() {
+  std::vector<vocab_slot> old;
+  old.swap(vocab_slots_);
+  vocab_slots_.resize(old.size() * 2);
+  ++vocab_bits_;
+  vocab_count_ = 0;
+  for (const auto& slot : old)
+    if (slot.id != no_id)
+      insert_vocab(slot.id, hash_bytes(tokens_[slot.id]));
 }
 
 bool bpe_model::add_decode_only(std::string token, uint32_t id) {
@@ -83,10 +143,18 @@ bool bpe_model::add_decode_only(std::string token, uint32_t id) {
 }
 
 std::optional<uint32_t> bpe_model::find(std::string_view token) const {
-  auto i = vocab_.find(token);
-  if (i == vocab_.end())
-    return std::nullopt;
-  return i->second;
+  auto hash = hash_bytes(token);
+  auto tag = static_cast<uint32_t>(hash);
+  auto mask = vocab_slots_.size() - 1;
+  auto i = static_cast<size_t>(hash >> (64 - vocab_bits_));
+  for (;;) {
+    const auto& slot = vocab_slots_[i];
+    if (slot.id == no_id)
+      return std::nullopt;
+    if (slot.tag == tag && tokens_[slot.id] == token)
+      return slot.id;
+    i = (i + 1) & mask;
+  }
 }
 
 const bpe_model::pair_slot*
@@ -343,7 +411,29 @@ size_t bpe_model::count(std::string_view piece) const {
     return 0;
   if (opts_.initial == alphabet::bytes && piece.size() == 1)
     return 1;
-  if (opts_.ignore_merges && vocab_.find(piece) != vocab_.end())
+  count_memo::entry* memo = nullptr;
+  uint64_t hash = 0;
+  if (piece.size() <= count_memo::max_key) {
+    hash = hash_bytes(piece);
+    memo = &this_thread_memo().slot(hash);
+    if (memo->model == instance_id_ && memo->hash == hash
+        && memo->len == piece.size()
+        && std::memcmp(memo->key, piece.data(), piece.size()) == 0)
+      return memo->count;
+  }
+  auto n = count_uncached(piece);
+  if (memo != nullptr) {
+    memo->model = instance_id_;
+    memo->hash = hash;
+    memo->count = static_cast<uint32_t>(n);
+    memo->len = static_cast<uint8_t>(piece.size());
+    std::memcpy(memo->key, piece.data(), piece.size());
+  }
+  return n;
+}
+
+size_t bpe_model::count_uncached(std::string_view piece) const {
+  if (opts_.ignore_merges && find(piece))
     return 1;
   size_t n = 0;
   if (cache_.accepts(piece) && cache_.find(piece, nullptr, n))

@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "llmmr/core/piece_cache.hpp"
@@ -21,7 +20,9 @@ namespace llmmr {
 /// ones a linked list of symbols and a min-heap of candidate merges, so that
 /// a piece of n symbols costs O(n log n) and not O(n^2).
 ///
-/// The results of pieces are kept in a `piece_cache`. Building is not
+/// The results of pieces are kept in a `piece_cache`; in front of it, each
+/// thread remembers the counts of the short pieces it saw last in a small
+/// direct-mapped table that needs no lock. Building is not
 /// thread-safe; after `finish`, `encode` and `count` may be called from
 /// several threads at once.
 class bpe_model {
@@ -100,18 +101,20 @@ public:
   const options& opts() const noexcept { return opts_; }
 
   /// Returns the number of tokens that encoding may produce.
-  size_t vocab_size() const noexcept { return vocab_.size(); }
+  size_t vocab_size() const noexcept { return vocab_count_; }
 
   /// Returns the number of merges.
   size_t merge_count() const noexcept { return pair_count_; }
 
 private:
-  struct string_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
+  /// A slot of the open-addressing table of tokens: the id, and 32 bits of
+  /// the hash to skip most comparisons.
+  struct vocab_slot {
+    uint32_t id = no_id;
+    uint32_t tag = 0;
   };
+
+  static constexpr uint32_t no_id = ~uint32_t{0};
 
   /// A slot of the open-addressing table of merges.
   struct pair_slot {
@@ -134,6 +137,10 @@ private:
 
   void grow_pairs();
 
+  void insert_vocab(uint32_t id, uint64_t hash);
+
+  void grow_vocab();
+
   /// Appends the initial symbols of `piece`: ids and byte lengths.
   void initial_symbols(std::string_view piece, std::vector<uint32_t>& ids,
                        std::vector<uint32_t>& lens) const;
@@ -143,12 +150,18 @@ private:
   void merge_long(std::vector<uint32_t>& ids,
                   std::vector<uint32_t>& lens) const;
 
+  /// Counts `piece` without the per-thread memo.
+  size_t count_uncached(std::string_view piece) const;
+
   /// Encodes `piece` without the cache, into `ids`.
   void compute(std::string_view piece, std::vector<uint32_t>& ids) const;
 
+  /// Tells this model's entries apart in the per-thread count memo.
+  uint64_t instance_id_;
   options opts_;
-  std::unordered_map<std::string, uint32_t, string_hash, std::equal_to<>>
-    vocab_;
+  std::vector<vocab_slot> vocab_slots_;
+  unsigned vocab_bits_ = 0;
+  size_t vocab_count_ = 0;
   std::vector<std::string> tokens_;
   std::vector<bool> known_;
   std::vector<pair_slot> pairs_;

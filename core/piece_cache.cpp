@@ -1,33 +1,49 @@
 #include "llmmr/core/piece_cache.hpp"
 
+#include <bit>
+
+#include "llmmr/core/byte_hash.hpp"
+
 namespace llmmr {
 
 piece_cache::piece_cache(size_t capacity, size_t max_piece_bytes)
   : shard_capacity_(capacity / num_shards + 1),
     max_piece_bytes_(max_piece_bytes) {
-  // nop
+  // The tables are allocated on first use, twice the capacity so that they
+  // stay at most half full.
 }
 
-piece_cache::shard&
-piece_cache::shard_of(std::string_view piece) const noexcept {
-  // The map inside the shard picks buckets by the low bits (modulo a
-  // prime); the shard comes from the high bits.
-  auto h = std::hash<std::string_view>{}(piece);
-  h ^= h >> 32;
-  h *= 0x9E3779B97F4A7C15ull;
-  return shards_[(h >> 40) % num_shards];
+uint64_t piece_cache::hash_of(std::string_view piece) noexcept {
+  auto h = hash_bytes(piece);
+  return h != 0 ? h : 1;
+}
+
+piece_cache::entry& piece_cache::slot_of(shard& sh, std::string_view piece,
+                                         uint64_t hash) const noexcept {
+  auto mask = sh.slots.size() - 1;
+  // The shard came from bits 7 and up; start the probe from the top bits.
+  auto i = static_cast<size_t>(hash >> 32) & mask;
+  for (;;) {
+    auto& e = sh.slots[i];
+    if (e.hash == 0 || (e.hash == hash && e.key == piece))
+      return e;
+    i = (i + 1) & mask;
+  }
 }
 
 bool piece_cache::find(std::string_view piece, std::vector<uint32_t>* out,
                        size_t& n) const {
-  auto& sh = shard_of(piece);
+  auto hash = hash_of(piece);
+  auto& sh = shard_of(hash);
   std::lock_guard guard{sh.mtx};
-  auto i = sh.map.find(piece);
-  if (i == sh.map.end())
+  if (sh.slots.empty())
     return false;
-  n = i->second.size();
+  auto& e = slot_of(sh, piece, hash);
+  if (e.hash == 0)
+    return false;
+  n = e.ids.size();
   if (out != nullptr)
-    out->insert(out->end(), i->second.begin(), i->second.end());
+    out->insert(out->end(), e.ids.begin(), e.ids.end());
   return true;
 }
 
@@ -35,18 +51,34 @@ void piece_cache::insert(std::string_view piece,
                          std::span<const uint32_t> ids) const {
   if (!accepts(piece))
     return;
-  auto& sh = shard_of(piece);
+  auto hash = hash_of(piece);
+  auto& sh = shard_of(hash);
   std::lock_guard guard{sh.mtx};
-  if (sh.map.size() >= shard_capacity_)
-    sh.map.clear();
-  sh.map.try_emplace(std::string{piece}, ids.begin(), ids.end());
+  if (sh.slots.empty())
+    sh.slots.resize(std::bit_ceil(2 * shard_capacity_));
+  if (sh.used >= shard_capacity_) {
+    // Full: start over. The slots keep their buffers for reuse.
+    for (auto& e : sh.slots) {
+      e.hash = 0;
+      e.key.clear();
+      e.ids.clear();
+    }
+    sh.used = 0;
+  }
+  auto& e = slot_of(sh, piece, hash);
+  if (e.hash != 0)
+    return; // another thread was faster
+  e.hash = hash;
+  e.key.assign(piece);
+  e.ids.assign(ids.begin(), ids.end());
+  ++sh.used;
 }
 
 size_t piece_cache::size() const {
   size_t total = 0;
   for (auto& sh : shards_) {
     std::lock_guard guard{sh.mtx};
-    total += sh.map.size();
+    total += sh.used;
   }
   return total;
 }

@@ -7,7 +7,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace llmmr {
@@ -23,7 +22,7 @@ class piece_cache {
 public:
   /// Creates a cache for about `capacity` pieces of up to `max_piece_bytes`
   /// bytes each.
-  explicit piece_cache(size_t capacity = 1 << 17, size_t max_piece_bytes = 256);
+  explicit piece_cache(size_t capacity = 1 << 16, size_t max_piece_bytes = 256);
 
   piece_cache(const piece_cache&) = delete;
   piece_cache& operator=(const piece_cache&) = delete;
@@ -47,21 +46,30 @@ public:
 private:
   static constexpr size_t num_shards = 32;
 
-  struct string_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
+  /// A slot of a shard's open-addressing table; `hash == 0` marks it free.
+  struct entry {
+    uint64_t hash = 0;
+    std::string key;
+    std::vector<uint32_t> ids;
   };
 
   struct shard {
     std::mutex mtx;
-    std::unordered_map<std::string, std::vector<uint32_t>, string_hash,
-                       std::equal_to<>>
-      map;
+    std::vector<entry> slots;
+    size_t used = 0;
   };
 
-  shard& shard_of(std::string_view piece) const noexcept;
+  /// Returns the hash of `piece`, never 0.
+  static uint64_t hash_of(std::string_view piece) noexcept;
+
+  shard& shard_of(uint64_t hash) const noexcept {
+    return shards_[(hash >> 7) % num_shards];
+  }
+
+  /// Returns the slot of `piece` in `sh`: its own, or the free one where it
+  /// belongs.
+  entry& slot_of(shard& sh, std::string_view piece,
+                 uint64_t hash) const noexcept;
 
   size_t shard_capacity_;
   size_t max_piece_bytes_;
