@@ -9,7 +9,7 @@
 //     core/{approx_tokenizer,hf_tokenizer,tiktoken,bpe_model,piece_cache,\
 //   split_regex,byte_level,unicode_normalization,read_file,utf8}.cpp \
 //     -lpcre2-8 -lutf8proc -lpthread -o /tmp/llmmr-bench/bench
-//   /tmp/llmmr-bench/bench ../shared/data/tokenizers
+//   /tmp/llmmr-bench/bench ../shared/data/tokenizers [only-this-tokenizer]
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -152,6 +152,8 @@ int main(int argc, char** argv) {
   std::printf("%-12s %12s %14s %14s\n", "tokenizer", "tokens", "cold MB/s",
               "warm MB/s");
   for (const auto& [name, tok] : toks) {
+    if (argc > 2 && name != argv[2])
+      continue;
     size_t n1 = 0;
     size_t n2 = 0;
     auto cold = count_pass(*tok, corpus, n1);

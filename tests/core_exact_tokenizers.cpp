@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <utf8proc.h>
 
 #include "llmmr/core/byte_level.hpp"
 #include "llmmr/core/exact_tokenizer.hpp"
@@ -143,6 +144,7 @@ std::string random_text(std::mt19937& rng, size_t max_code_points) {
     {0x3041, 0x30FF, 3},   // kana
     {0x4E00, 0x9FFF, 6},   // Han
     {0xAC00, 0xD7A3, 3},   // Hangul
+    {0x1100, 0x11FF, 2},   // conjoining jamo (NFC composes them)
     {0xF900, 0xFA2D, 1},   // CJK compatibility ideographs (NFC changes them)
     {0x2000, 0x206F, 2},   // general punctuation, odd spaces, ZWJ
     {0x1F300, 0x1F6FF, 3}, // emoji
@@ -615,6 +617,9 @@ TEST_SUITE("core") {
   TEST_CASE("unicode normalization and the byte-level alphabet") {
     CHECK(normalize("e\xCC\x81", normal_form::nfc) == "\xC3\xA9");
     CHECK(normalize("\xC3\xA9", normal_form::nfd) == "e\xCC\x81");
+    // A Hangul LV syllable and a trailing jamo compose into an LVT syllable.
+    CHECK(normalize("x\xEA\xB0\x80\xE1\x86\xA8y", normal_form::nfc)
+          == "x\xEA\xB0\x81y");
     CHECK(normalize("\xEF\xAC\x81", normal_form::nfkc) == "fi"); // ligature
     CHECK(normalize("a\xFF"
                     "e\xCC\x81",
@@ -624,6 +629,17 @@ TEST_SUITE("core") {
     CHECK(is_quickly_normal("caf\xC3\xA9", normal_form::nfc));
     CHECK_FALSE(is_quickly_normal("caf\xC3\xA9", normal_form::nfd));
     CHECK_FALSE(is_quickly_normal("e\xCC\x81", normal_form::nfc));
+    // NFC by segments agrees with utf8proc on the whole text.
+    std::mt19937 rng{3};
+    for (int i = 0; i < 2000; ++i) {
+      auto text = random_text(rng, 60);
+      auto* whole
+        = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
+      REQUIRE(whole != nullptr);
+      std::string want{reinterpret_cast<const char*>(whole)};
+      std::free(whole);
+      CHECK(normalize(text, normal_form::nfc) == want);
+    }
     CHECK(byte_level::to_code_point(' ') == U'\u0120');
     CHECK(byte_level::to_code_point('a') == U'a');
     CHECK(byte_level::decode_token("\xC4\xA0the") == " the");
