@@ -21,7 +21,8 @@ done
 
 # Exactly what the build needs; nothing else.
 packages=(g++ cmake make ccache libcaf-dev libboost-dev nlohmann-json3-dev
-          libspdlog-dev doctest-dev libssl-dev openssl)
+          libspdlog-dev doctest-dev libssl-dev openssl libpcre2-dev
+          libutf8proc-dev pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,10 +11,21 @@
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/backends/scripted_client.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
+#include "llmmr/core/hf_tokenizer.hpp"
+#include "llmmr/core/tiktoken.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 
 int main() {
+  // The exact tokenizers link PCRE2 and utf8proc, which the static library
+  // does not contain: the package configuration must bring them in.
+  auto tik
+    = llmmr::load_tiktoken("/nonexistent/cl100k_base.tiktoken", "cl100k_base");
+  auto hf = llmmr::parse_hf_tokenizer("{}", "empty.json");
+  if (tik || hf) {
+    std::fprintf(stderr, "tokenizer loaders accepted bad input\n");
+    return 1;
+  }
   caf::actor_system_config cfg;
   llmmr::register_types(cfg);
   caf::actor_system sys{cfg};

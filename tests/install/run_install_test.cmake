@@ -27,6 +27,7 @@ execute_process(
 # Public headers are there under include/llmmr/<layer>/, internal ones not.
 foreach(header actors/pipeline.hpp backends/client_factory.hpp
                config/settings.hpp core/approx_tokenizer.hpp
+               core/hf_tokenizer.hpp core/tiktoken.hpp
                messages/job_result.hpp)
   if(NOT EXISTS "${prefix}/include/llmmr/${header}")
     message(FATAL_ERROR "not installed: include/llmmr/${header}")
