@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Installs llmmr's build dependencies from Debian's packages and builds the
-# project into ./build. Safe to run again: packages already present are not
-# reinstalled and the build is incremental.
+# Installs llmmr's build dependencies from Debian's packages, builds the
+# project into ./build and then llama.cpp's llama-server for the integration
+# tests (scripts/build-llama-server.sh, into BUILD_DIR/llama.cpp or
+# $LLMMR_LLAMA_DIR). Safe to run again: packages already present are not
+# reinstalled, the build is incremental and a built llama-server is skipped.
+# A failed llama-server build fails setup when CI=true and only warns
+# otherwise (the tests that need it then skip).
 #
-# usage: scripts/setup.sh [--no-build] [--build-dir DIR]
+# usage: scripts/setup.sh [--no-build] [--no-llama-server] [--build-dir DIR]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$here/build"
 do_build=1
+do_llama=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) do_build=0 ;;
+    --no-llama-server) do_llama=0 ;;
     --build-dir) build_dir=$2; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "setup: unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -54,4 +60,16 @@ if [ "$do_build" -eq 1 ]; then
   cmake -S "$here" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build_dir" -j "$jobs"
   echo "setup: done; the program is $build_dir/bin/llmmr"
+fi
+
+if [ "$do_build" -eq 1 ] && [ "$do_llama" -eq 1 ]; then
+  if ! LLMMR_LLAMA_DIR=${LLMMR_LLAMA_DIR:-$build_dir/llama.cpp} \
+       "$here/scripts/build-llama-server.sh"; then
+    if [ "${CI:-}" = "true" ]; then
+      echo "setup: llama-server did not build, and CI needs it" >&2
+      exit 1
+    fi
+    echo "setup: WARNING: llama-server did not build; the tests against a real" \
+         "llama.cpp server will skip (run scripts/build-llama-server.sh again to retry)" >&2
+  fi
 fi
