@@ -530,6 +530,8 @@ private:
     res.chunks = static_cast<uint32_t>(states_.size());
     res.failures = failures_;
     res.reasks = reasks_;
+    res.tokenizer = ctx_->tok->name();
+    res.token_counts_estimated = res.tokenizer.starts_with("approx");
     for (auto& l : losses_) {
       l.ranges.clear();
       for (auto c : l.chunks)

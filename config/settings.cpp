@@ -513,7 +513,18 @@ const std::vector<field<settings>>& global_fields() {
     // tokenizer
     v.push_back(choice_field<S>(
       "tokenizer.kind", [](S & s) -> auto& { return s.tokenizer.kind; },
-      {"approx"}, "Tokenizer used for budgets; \"approx\" is conservative."));
+      {"auto", "approx", "hf", "tiktoken", "server"},
+      "Tokenizer used for budgets. \"auto\": tokenizer.file if set, else the "
+      "server's /tokenize when it answers, else \"approx\" (an estimate, "
+      "with a warning)."));
+    v.push_back(string_field<S>(
+      "tokenizer.file", [](S & s) -> auto& { return s.tokenizer.file; },
+      "A Hugging Face tokenizer.json or a tiktoken rank file (.tiktoken)."));
+    v.push_back(choice_field<S>(
+      "tokenizer.encoding", [](S & s) -> auto& { return s.tokenizer.encoding; },
+      {"", "cl100k_base", "o200k_base"},
+      "The tiktoken encoding of tokenizer.file; empty means the one its name "
+      "says."));
     // prompts
     v.push_back(string_field<S>(
       "prompts.dir", [](S & s) -> auto& { return s.prompts.dir; },

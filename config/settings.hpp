@@ -155,8 +155,13 @@ struct input_settings {
 
 /// Which tokenizer counts tokens for budgets.
 struct tokenizer_settings {
-  /// Tokenizer name; currently only "approx".
-  std::string kind = "approx";
+  /// "auto", "approx", "hf", "tiktoken" or "server" (docs/chunking.md).
+  std::string kind = "auto";
+  /// A Hugging Face `tokenizer.json` or a tiktoken rank file.
+  std::string file;
+  /// The tiktoken encoding of `file` ("cl100k_base", "o200k_base"); empty
+  /// means the one the file name names.
+  std::string encoding;
 
   friend bool operator==(const tokenizer_settings&, const tokenizer_settings&)
     = default;

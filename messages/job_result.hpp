@@ -108,6 +108,10 @@ struct job_result {
   /// Evidence that did not reach the reducer whole (collapse fallback,
   /// truncated or unusable map outputs).
   std::vector<evidence_loss> losses;
+  /// The tokenizer that counted the budgets, e.g. "hf:tokenizer.json".
+  std::string tokenizer;
+  /// True when that tokenizer only estimates (`approx`).
+  bool token_counts_estimated = false;
   /// True when the answer was not computed from all of the document: some
   /// chunks failed (no more than the job allows) or evidence was lost.
   bool partial = false;
@@ -121,7 +125,8 @@ typename Inspector::result_type inspect(Inspector& f, job_result& x) {
   return f(caf::meta::type_name("job_result"), x.job_id, x.answer, x.rationale,
            x.confidence, x.evidence, x.calls, x.reasks, x.no_information,
            x.collapse_rounds, x.collapse_fallback, x.fallback_note, x.usage,
-           x.timings, x.chunks, x.failures, x.losses, x.partial);
+           x.timings, x.chunks, x.failures, x.losses, x.tokenizer,
+           x.token_counts_estimated, x.partial);
 }
 
 } // namespace llmmr

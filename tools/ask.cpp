@@ -21,6 +21,7 @@
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
 #include "llmmr/tools/document_reader.hpp"
+#include "llmmr/tools/tokenizer_choice.hpp"
 
 namespace llmmr::cli {
 
@@ -119,8 +120,13 @@ int run_ask(arg_list raw) {
   register_types(sys_cfg);
   configure_middleman(sys_cfg, *cfg);
   caf::actor_system sys{sys_cfg};
-  auto pipeline = spawn_pipeline(sys, to_pipeline_options(*cfg), be->client,
-                                 std::make_shared<approx_tokenizer>());
+  auto tok = choose_tokenizer(*cfg, &*be, args->has("quiet"));
+  if (!tok) {
+    print_error("ask", tok.error());
+    return exit_config;
+  }
+  auto pipeline
+    = spawn_pipeline(sys, to_pipeline_options(*cfg), be->client, tok->tok);
   if (!pipeline) {
     print_error("ask", pipeline.error());
     return exit_code_for(pipeline.error());

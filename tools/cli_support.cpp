@@ -567,6 +567,8 @@ nlohmann::json to_json(const job_result& res) {
       {"collapse", res.reasks.collapse},
       {"reduce", res.reasks.reduce}}},
     {"no_information", res.no_information},
+    {"tokenizer", res.tokenizer},
+    {"token_counts_estimated", res.token_counts_estimated},
     {"collapse_rounds", res.collapse_rounds},
     {"collapse_fallback", res.collapse_fallback},
     {"fallback_note", res.fallback_note},
@@ -618,6 +620,8 @@ void print_summary(FILE* out, const job_result& res) {
   std::fprintf(out, "llmmr: confidence %.1f/5; evidence from chunk%s %s\n",
                res.confidence, res.evidence.size() == 1 ? "" : "s",
                sources.empty() ? "(none)" : sources.c_str());
+  std::fprintf(out, "llmmr: tokens counted with %s%s\n", res.tokenizer.c_str(),
+               res.token_counts_estimated ? " (estimates)" : "");
   if (res.reasks.map + res.reasks.collapse + res.reasks.reduce > 0)
     std::fprintf(out,
                  "llmmr: corrective re-asks: %u map, %u collapse, %u reduce\n",

@@ -4,12 +4,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/budget.hpp"
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/cost_estimate.hpp"
@@ -17,7 +17,9 @@
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/tools/args.hpp"
+#include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/document_reader.hpp"
+#include "llmmr/tools/tokenizer_choice.hpp"
 
 namespace llmmr::cli {
 
@@ -31,6 +33,10 @@ constexpr option_spec plan_options[] = {
   {"max-tokens", true, "N  reserved output R (default: profile's)"},
   {"prompts-dir", true, "DIR  directory overriding the prompt templates"},
   {"replace-invalid-utf8", false, "replace invalid UTF-8 instead of failing"},
+  {"config", true, "F  JSON configuration file (for tokenizer.*)"},
+  {"set", true, "KEY=VALUE  a configuration key, e.g. tokenizer.file=F"},
+  {"endpoint", true,
+   "URL  an endpoint whose /tokenize counts (tokenizer.kind server or auto)"},
   {"json", false, "       print the plan as one JSON object"},
 };
 
@@ -82,7 +88,28 @@ int run_plan(arg_list raw_args) {
                    : prompt_library::builtin();
   if (!prompts)
     return fail(prompts.error(), exit_config);
-  approx_tokenizer tok;
+  // The tokenizer comes from the configuration (tokenizer.*); an endpoint
+  // is only contacted when one is given.
+  static constexpr flag_key plan_flag_keys[] = {
+    {"endpoint", "endpoints[0].url"},
+  };
+  auto src = settings_sources_from(*args, plan_flag_keys);
+  if (!src)
+    return fail(src.error(), exit_usage);
+  auto cfg = load_settings(*src);
+  if (!cfg)
+    return fail(cfg.error(), exit_config);
+  std::optional<backend> be;
+  if (args->has("endpoint")) {
+    auto connected = connect_backend(*cfg);
+    if (!connected)
+      return fail(connected.error(), exit_code_for(connected.error()));
+    be = std::move(*connected);
+  }
+  auto chosen = choose_tokenizer(*cfg, be ? &*be : nullptr, true);
+  if (!chosen)
+    return fail(chosen.error(), exit_config);
+  const tokenizer& tok = *chosen->tok;
   auto budget = compute_budget(spec, *prompts, tok);
   if (!budget)
     return fail(budget.error(), exit_usage);
@@ -119,7 +146,8 @@ int run_plan(arg_list raw_args) {
   auto cost = estimate_cost(*budget, token_counts, overhead);
   if (args->has("json")) {
     nlohmann::json out;
-    out["tokenizer"] = tok.name();
+    out["tokenizer"] = chosen->description;
+    out["token_counts_estimated"] = chosen->estimate;
     out["task"] = to_string(spec.profile);
     out["budget"] = budget->total;
     out["reserved_output"] = budget->reserved_output;
@@ -144,10 +172,12 @@ int run_plan(arg_list raw_args) {
     std::printf("%s\n", out.dump(2).c_str());
     return exit_ok;
   }
-  std::printf("document        %llu bytes, tokenizer '%s' (approximate, "
-              "counts high on purpose)\n",
+  std::printf("document        %llu bytes, tokenizer %s%s\n",
               static_cast<unsigned long long>(splitter.bytes_seen()),
-              tok.name().c_str());
+              chosen->description.c_str(),
+              chosen->estimate ? " (counts high on purpose; set "
+                                 "tokenizer.file for exact counts)"
+                               : " (exact)");
   if (splitter.replacements() > 0)
     std::printf("replaced        %zu invalid UTF-8 sequences\n",
                 splitter.replacements());

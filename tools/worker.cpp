@@ -16,13 +16,13 @@
 
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/config/settings.hpp"
-#include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
 #include "llmmr/tools/server_support.hpp"
+#include "llmmr/tools/tokenizer_choice.hpp"
 
 namespace llmmr::cli {
 
@@ -98,6 +98,11 @@ int run_worker(arg_list raw) {
     print_error("worker", be.error());
     return exit_code_for(be.error());
   }
+  auto tok = choose_tokenizer(*cfg, &*be);
+  if (!tok) {
+    print_error("worker", tok.error());
+    return exit_config;
+  }
   // Block the signals before CAF starts its threads so only we see them.
   stop_signals signals;
   caf::actor_system_config sys_cfg;
@@ -106,8 +111,7 @@ int run_worker(arg_list raw) {
   caf::actor_system sys{sys_cfg};
   auto opts = to_pipeline_options(*cfg);
   opts.workers.clear();
-  auto front = spawn_worker_mappers(sys, std::move(opts), be->client,
-                                    std::make_shared<approx_tokenizer>());
+  auto front = spawn_worker_mappers(sys, std::move(opts), be->client, tok->tok);
   if (!front) {
     print_error("worker", front.error());
     return exit_code_for(front.error());

@@ -1,0 +1,120 @@
+#include "llmmr/backends/server_tokenizer.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "llmmr/backends/discovery.hpp"
+#include "llmmr/backends/http_client.hpp"
+#include "llmmr/backends/profile.hpp"
+#include "llmmr/core/approx_tokenizer.hpp"
+#include "llmmr/messages/error_kind.hpp"
+
+namespace llmmr {
+
+server_tokenizer::server_tokenizer(std::shared_ptr<http_client> client,
+                                   endpoint_profile profile, size_t max_cached)
+  : client_(std::move(client)), profile_(profile), max_cached_(max_cached) {
+  // nop
+}
+
+std::string server_tokenizer::name() const {
+  return "server";
+}
+
+caf::expected<size_t> server_tokenizer::ask(std::string_view text) const {
+  auto path = tokenize_path(profile_);
+  if (path.empty())
+    return make_error(error_kind::config, "the endpoint profile '"
+                                            + to_string(profile_)
+                                            + "' has no tokenize route");
+  ++requests_;
+  auto res = fetch(*client_, "POST", path,
+                   render_tokenize_body(profile_, client_->model(), text));
+  if (!res)
+    return res.error();
+  if (res->status != 200)
+    return make_error(error_kind::bad_reply,
+                      client_->name() + path + " answered HTTP "
+                        + std::to_string(res->status) + ": "
+                        + res->body.substr(0, 200));
+  auto n = parse_tokenize_reply(res->body);
+  if (!n)
+    return make_error(error_kind::bad_reply,
+                      client_->name() + path
+                        + " sent no token count: " + res->body.substr(0, 200));
+  return static_cast<size_t>(*n);
+}
+
+size_t server_tokenizer::count(std::string_view text) const {
+  if (text.empty())
+    return 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (auto i = cache_.find(std::string{text}); i != cache_.end())
+      return i->second;
+  }
+  auto n = ask(text);
+  if (!n) {
+    if (fallbacks_++ == 0)
+      spdlog::warn("llmmr: the server tokenizer failed ({}); counting with "
+                   "twice the estimate where it fails",
+                   describe(n.error()));
+    return 2 * approx_tokenizer{}.count(text);
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (cache_.size() >= max_cached_)
+    cache_.clear();
+  cache_.emplace(std::string{text}, *n);
+  return *n;
+}
+
+caf::expected<std::vector<uint32_t>>
+server_tokenizer::encode(std::string_view text) const {
+  auto path = tokenize_path(profile_);
+  if (path.empty())
+    return make_error(error_kind::config, "the endpoint profile '"
+                                            + to_string(profile_)
+                                            + "' has no tokenize route");
+  ++requests_;
+  auto res = fetch(*client_, "POST", path,
+                   render_tokenize_body(profile_, client_->model(), text));
+  if (!res)
+    return res.error();
+  if (res->status != 200)
+    return make_error(error_kind::bad_reply, client_->name() + path
+                                               + " answered HTTP "
+                                               + std::to_string(res->status));
+  auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  std::vector<uint32_t> ids;
+  const nlohmann::json* list = nullptr;
+  if (doc.is_array())
+    list = &doc;
+  else if (doc.is_object() && doc.contains("tokens"))
+    list = &doc["tokens"];
+  if (list == nullptr || !list->is_array())
+    return make_error(error_kind::bad_reply,
+                      client_->name() + path + " sent no token list");
+  for (const auto& t : *list) {
+    if (t.is_number_unsigned())
+      ids.push_back(t.get<uint32_t>());
+    else if (t.is_object() && t.contains("id") && t["id"].is_number_unsigned())
+      ids.push_back(t["id"].get<uint32_t>());
+    else
+      return make_error(error_kind::bad_reply, client_->name() + path
+                                                 + " sent a token that is not "
+                                                   "an id");
+  }
+  return ids;
+}
+
+caf::error server_tokenizer::probe() const {
+  auto n = ask("Hello, world!");
+  if (!n)
+    return std::move(n.error());
+  if (*n == 0)
+    return make_error(error_kind::bad_reply,
+                      client_->name() + " counted 0 tokens for a greeting");
+  return caf::none;
+}
+
+} // namespace llmmr
