@@ -405,13 +405,21 @@ private:
         std::vector<uint32_t> idx;
         for (auto& f : failures_)
           idx.push_back(f.index);
-        fail(make_error(error_kind::too_many_failures,
-                        std::to_string(failures_.size()) + " of "
-                          + std::to_string(total)
-                          + " chunks failed (allowed fraction "
-                          + std::to_string(spec_.max_failed_fraction)
-                          + "): chunks " + join_indices(idx)
-                          + "; first reason: " + failures_.front().reason));
+        // When every failure is an unusable output, the endpoint worked but
+        // the model's outputs could not be read: say so in the kind.
+        auto unusable = [](const chunk_failure& f) {
+          return f.kind == error_kind::truncated
+                 || f.kind == error_kind::unparsable;
+        };
+        auto kind = std::all_of(failures_.begin(), failures_.end(), unusable)
+                      ? failures_.front().kind
+                      : error_kind::too_many_failures;
+        fail(make_error(
+          kind, std::to_string(failures_.size()) + " of "
+                  + std::to_string(total) + " chunks failed (allowed fraction "
+                  + std::to_string(spec_.max_failed_fraction) + "): chunks "
+                  + join_indices(idx)
+                  + "; first reason: " + failures_.front().reason));
         return;
       }
     }

@@ -249,7 +249,8 @@ TEST_SUITE("actors") {
     f.reduce_fn = f.map_fn;
     auto res = f.job(small_chunks(*f.tok), split_fact_document());
     REQUIRE_FALSE(res);
-    CHECK(kind_of(res.error()) == error_kind::too_many_failures);
+    CHECK(kind_of(res.error()) == error_kind::unparsable);
+    CHECK(has(describe(res.error()), "chunks failed"));
     CHECK(has(describe(res.error()), "empty"));
     CHECK(f.requests_of("reduce").empty());
     // Every map call was asked again once, with a note, not the same prompt.
@@ -267,7 +268,7 @@ TEST_SUITE("actors") {
       f.map_fn = cut;
       auto res = f.job(small_chunks(*f.tok), split_fact_document());
       REQUIRE_FALSE(res);
-      CHECK(kind_of(res.error()) == error_kind::too_many_failures);
+      CHECK(kind_of(res.error()) == error_kind::truncated);
       CHECK(has(describe(res.error()), "cut off"));
     }
     SUBCASE("max_failed_fraction 1 gives a partial no-information result") {

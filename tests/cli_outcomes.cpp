@@ -121,7 +121,7 @@ TEST_SUITE("cli") {
   TEST_CASE("ask: null content everywhere is an error, never an answer") {
     sim_process sim{{"--replies", "all=null"}};
     auto r = ask(sim, {}, document_with_fact(24, 20, fact));
-    CHECK_NE(r.exit_code, 0);
+    CHECK_EQ(r.exit_code, 8);
     CHECK(r.out.empty());
     CHECK(has(r.err, "empty"));
   }
@@ -130,7 +130,7 @@ TEST_SUITE("cli") {
     auto text = document_with_fact(25, 20, fact);
     sim_process sim{{"--replies", "map=truncated"}};
     auto r = ask(sim, {}, text);
-    CHECK_NE(r.exit_code, 0);
+    CHECK_EQ(r.exit_code, 8);
     CHECK(r.out.empty());
     CHECK(has(r.err, "cut off"));
     auto p = ask(sim, {"--set", "job.max_failed_fraction=1"}, text);

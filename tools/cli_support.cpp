@@ -499,6 +499,7 @@ int exit_code_for(const job_outcome& outcome) {
   if (outcome.result)
     return outcome.result->partial ? exit_partial : exit_ok;
   const auto& err = outcome.result.error();
+  // Every chunk failed on its calls: the endpoint is the problem.
   if (kind_of(err) == error_kind::too_many_failures
       && outcome.last.chunks_total > 0
       && outcome.last.chunks_failed == outcome.last.chunks_total)

@@ -25,8 +25,9 @@ enum exit_code : int {
   exit_config = 6,
   /// The job failed (too many chunks failed, deadline, cancelled).
   exit_job_failed = 7,
-  /// The job ran but its final answer could not be read: the reduce output
-  /// stayed cut off, empty or unparsable after its corrective re-asks.
+  /// The endpoint answered but the model's output could not be used: the
+  /// reduce output, or every failed chunk's map output, stayed cut off,
+  /// empty or unparsable after its corrective re-asks.
   exit_unusable_answer = 8,
 };
 

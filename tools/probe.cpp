@@ -273,20 +273,32 @@ int run_probe(arg_list args) {
   auto schema_req = tiny_request(false);
   schema_req.messages[0].content
     = "Reply with a JSON object whose field \"ready\" is true.";
-  schema_req.max_tokens = 24;
+  // Room enough for the object even when a grammar-constrained model pads
+  // it with white space; a cut reply proves nothing either way.
+  schema_req.max_tokens = 96;
   schema_req.json_schema = R"({"type":"object","properties":{"ready":)"
                            R"({"type":"boolean"}},"required":["ready"]})";
   auto structured = chat_blocking(**client, schema_req);
   bool schema_ok = false;
+  bool cut = false;
   if (structured) {
     auto parsed_reply = json::parse(structured->text, nullptr, false);
-    schema_ok = parsed_reply.is_object();
+    schema_ok = parsed_reply.is_object() && parsed_reply.contains("ready");
+    cut = !schema_ok && structured->finish_reason == "length";
+    // A reply cut at max_tokens that is the start of the object still shows
+    // that the server constrains output.
+    if (cut) {
+      auto text = std::string_view{structured->text};
+      auto first = text.find_first_not_of(" \t\r\n");
+      schema_ok = first != std::string_view::npos && text[first] == '{';
+    }
   }
   doc["json_schema"] = schema_ok;
   rep.line("JSON-schema output",
-           schema_ok    ? "yes"
-           : structured ? "no (the reply was not a JSON object)"
-                        : "no (" + describe(structured.error()) + ")");
+           schema_ok && cut ? "yes (the object was cut at max_tokens)"
+           : schema_ok      ? "yes"
+           : structured     ? "no (the reply was not the requested object)"
+                            : "no (" + describe(structured.error()) + ")");
   return finish();
 }
 
