@@ -7,9 +7,12 @@
 #include "llmmr/backends/http_client.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <set>
 #include <thread>
+
+#include <sys/socket.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -69,6 +72,22 @@ struct connection {
     error_code ec;
     lowest().socket().close(ec);
   }
+
+  /// When the connection went back to the pool.
+  steady_clock::time_point idle_since{};
+
+  /// Returns whether the peer already closed the connection (a pending
+  /// end of stream) or it holds unexpected bytes: either way it cannot
+  /// carry another request. Servers such as llama.cpp close after a
+  /// streamed reply although their headers said keep-alive.
+  bool peer_closed() {
+    char byte;
+    auto fd = lowest().socket().native_handle();
+    auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || n > 0)
+      return true;
+    return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
 };
 
 using connection_ptr = std::unique_ptr<connection>;
@@ -122,6 +141,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   // -- state owned by the I/O thread ----------------------------------------
 
   std::vector<connection_ptr> idle;
+  /// Idle connections older than this are closed instead of reused: below
+  /// the keep-alive timeouts servers use (llama.cpp: 5 s), so a request never
+  /// races the server closing the socket.
+  static constexpr std::chrono::milliseconds idle_expiry{2000};
   std::set<connection*> busy;
   std::deque<call_ptr> waiting;
   std::set<asio::steady_timer*> timers;
@@ -132,8 +155,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   std::atomic<bool> stopping{false};
   std::atomic<size_t> outstanding{0};
   std::atomic<uint64_t> n_calls{0}, n_ok{0}, n_failed{0}, n_prompt{0},
-    n_completion{0}, n_estimated{0}, n_opened{0}, n_reused{0}, n_in_flight{0},
-    n_queued{0}, n_peak{0};
+    n_completion{0}, n_estimated{0}, n_opened{0}, n_reused{0}, n_expired{0},
+    n_in_flight{0}, n_queued{0}, n_peak{0};
 
   impl(endpoint_options o, client_timeouts t, endpoint_url u)
     : opts(std::move(o)), timeouts(t), url(std::move(u)),
@@ -284,12 +307,26 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   asio::awaitable<exchange_result> perform(call_state& call) {
     auto t0 = steady_clock::now();
     auto deadline = t0 + timeouts.total;
+    bool fresh = false;
     for (int round = 0;; ++round) {
       connection_ptr conn;
       bool reused = false;
-      if (!idle.empty()) {
-        conn = std::move(idle.back());
+      // Idle connections past their expiry, or already closed by the peer,
+      // are dropped rather than tried.
+      auto now = steady_clock::now();
+      while (!fresh && !idle.empty()) {
+        auto candidate = std::move(idle.back());
         idle.pop_back();
+        if (now - candidate->idle_since > idle_expiry
+            || candidate->peer_closed()) {
+          candidate->close();
+          ++n_expired;
+          continue;
+        }
+        conn = std::move(candidate);
+        break;
+      }
+      if (conn) {
         reused = true;
         ++n_reused;
       } else {
@@ -318,6 +355,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       if (res.reusable && !stopping
           && idle.size() < timeouts.max_idle_connections) {
         conn->lowest().expires_never();
+        conn->idle_since = steady_clock::now();
         idle.push_back(std::move(conn));
       } else {
         conn->close();
@@ -326,6 +364,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         spdlog::debug("llmmr client {}: kept-alive connection was closed by "
                       "the server, reconnecting",
                       name);
+        // The other pooled connections are likely dead too (a restart):
+        // drop them and connect fresh.
+        for (auto& c : idle)
+          c->close();
+        idle.clear();
+        fresh = true;
         continue;
       }
       co_return res;

@@ -407,6 +407,11 @@ const std::vector<field<settings>>& global_fields() {
       "client.stream", [](S & s) -> auto& { return s.client.stream; },
       "Ask for streamed (SSE) replies."));
     v.push_back(uint_field<S>(
+      "client.ready_timeout_ms",
+      [](S & s) -> auto& { return s.client.ready_timeout_ms; }, 0,
+      "How long set-up waits for a server that answers 503 while loading its "
+      "model."));
+    v.push_back(uint_field<S>(
       "client.max_idle_connections",
       [](S & s) -> auto& { return s.client.max_idle_connections; }, 0,
       "Keep-alive connections kept open per endpoint; 0 disables reuse."));
@@ -585,8 +590,9 @@ const std::vector<field<endpoint_settings>>& endpoint_fields() {
       {"auto", "openai", "vllm", "llamacpp", "tgi", "generic"},
       "Server dialect; \"auto\" detects it."));
     v.push_back(uint_field<E>(
-      "max_concurrency", [](E & e) -> auto& { return e.max_concurrency; }, 1,
-      "Concurrent requests to this endpoint (its slot count)."));
+      "max_concurrency", [](E & e) -> auto& { return e.max_concurrency; }, 0,
+      "Concurrent requests to this endpoint; 0 means the server's slot count "
+      "(llama.cpp /props total_slots), else 8."));
     v.push_back(uint_field<E>(
       "context_window", [](E & e) -> auto& { return e.context_window; }, 0,
       "Context window of the model in tokens; 0 means discover it."));

@@ -43,7 +43,7 @@ struct endpoint_settings {
   /// "generic"; "auto" detects it.
   std::string profile = "auto";
   /// Maximum number of concurrent requests to this endpoint (its slot count).
-  uint32_t max_concurrency = 8;
+  uint32_t max_concurrency = 0;
   /// The model's context window in tokens; 0 means discover it from the
   /// server.
   uint32_t context_window = 0;
@@ -68,6 +68,9 @@ struct client_settings {
   bool stream = false;
   /// Keep-alive connections kept open per endpoint; 0 disables reuse.
   uint32_t max_idle_connections = 8;
+  /// How long set-up waits for a server that answers 503 while it loads its
+  /// model.
+  uint64_t ready_timeout_ms = 60000;
 
   friend bool operator==(const client_settings&, const client_settings&)
     = default;

@@ -252,7 +252,7 @@ TEST_SUITE("cli") {
     sim_process sim{
       {"--fault-rate", "0.4", "--stall-ms", "100", "--seed", "3"}};
     temp_dir dir;
-    auto doc = dir.write("doc.txt", document_with_fact(9, 60, fact));
+    auto doc = dir.write("doc.txt", document_with_fact(9, 100, fact));
     auto r = ask(
       {"--doc", doc, "--question", question, "--endpoint", sim.url, "--budget",
        "1536", "--json", "--set", "retry.max_attempts=1", "--set",

@@ -158,7 +158,7 @@ TEST_SUITE("cli") {
                   "--set", "workers.nodes=" + dead + "," + worker.node(),
                   "--set", "workers.heartbeat_interval_ms=500", "--set",
                   "workers.connection_timeout_ms=5000"},
-                 document_with_fact(22, 20, fact));
+                 document_with_fact(22, 30, fact));
     check_complete(r);
     CHECK(r.err.find("cannot use worker " + dead) != std::string::npos);
   }
@@ -168,7 +168,7 @@ TEST_SUITE("cli") {
     auto dead = "127.0.0.1:" + closed_port();
     auto r = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0",
                   "--set", "workers.nodes=" + dead},
-                 document_with_fact(23, 10, fact));
+                 document_with_fact(23, 20, fact));
     INFO("stderr: ", r.err);
     CHECK_EQ(r.exit_code, 4); // an endpoint (here: node) failure
     CHECK(r.out.empty());

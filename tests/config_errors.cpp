@@ -235,8 +235,8 @@ TEST_SUITE("config") {
     CHECK(flag_error("job", "1")
           == "command line: job: is a section, not a key; set one of its keys, "
              "e.g. job.task");
-    CHECK(flag_error("endpoints[0].max_concurrency", "0")
-          == "command line: endpoints[0].max_concurrency: expected a positive "
+    CHECK(flag_error("pipeline.map_window", "0")
+          == "command line: pipeline.map_window: expected a positive "
              "integer, got 0");
   }
 

@@ -34,7 +34,7 @@ TEST_SUITE("config") {
     CHECK(e.api_key.empty());
     CHECK(e.api_key_env.empty());
     CHECK(e.profile == "auto");
-    CHECK(e.max_concurrency == 8);
+    CHECK(e.max_concurrency == 0); // the server's slot count
     CHECK(e.context_window == 0);
     CHECK(e.tls.verify);
     CHECK(e.tls.ca_file.empty());
@@ -66,7 +66,7 @@ TEST_SUITE("config") {
     CHECK(s.pipeline.max_collapse_rounds == 32);
     CHECK(s.pipeline.max_jobs == 8);
     CHECK(!s.input.replace_invalid_utf8);
-    CHECK(s.tokenizer.kind == "approx");
+    CHECK(s.tokenizer.kind == "auto");
     CHECK(s.prompts.dir.empty());
     CHECK(s.log.level == "info");
     CHECK(s.log.file.empty());

@@ -1,8 +1,11 @@
 #include "llmmr/tools/cli_support.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include <unistd.h>
@@ -13,6 +16,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/timespan.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -243,6 +247,50 @@ caf::expected<backend_options> to_backend_options(const settings& s) {
   return out;
 }
 
+namespace {
+
+/// The ids in a `/v1/models` listing.
+std::vector<std::string> model_ids(const std::string& body) {
+  std::vector<std::string> out;
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("data") || !doc["data"].is_array())
+    return out;
+  for (const auto& m : doc["data"])
+    if (m.is_object() && m.contains("id") && m["id"].is_string())
+      out.push_back(m["id"].get<std::string>());
+  return out;
+}
+
+/// llama.cpp's `/props` `total_slots`.
+std::optional<uint64_t> discover_slots(http_client& client) {
+  auto res = fetch(client, "GET", "/props");
+  if (!res || res->status != 200)
+    return std::nullopt;
+  auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  if (doc.is_object() && doc.contains("total_slots")
+      && doc["total_slots"].is_number_unsigned()
+      && doc["total_slots"].get<uint64_t>() > 0)
+    return doc["total_slots"].get<uint64_t>();
+  return std::nullopt;
+}
+
+/// Asks `/v1/models` until the server stops answering `503` (llama.cpp says
+/// "Loading model" while it starts), for at most `limit_ms`.
+caf::expected<raw_response> wait_until_loaded(http_client& client,
+                                              uint64_t limit_ms) {
+  auto deadline
+    = std::chrono::steady_clock::now() + std::chrono::milliseconds{limit_ms};
+  for (;;) {
+    auto res = fetch(client, "GET", "/v1/models");
+    if (!res || res->status != 503
+        || std::chrono::steady_clock::now() >= deadline)
+      return res;
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  }
+}
+
+} // namespace
+
 caf::expected<backend> connect_backend(const settings& s) {
   auto opts = to_backend_options(s);
   if (!opts)
@@ -260,13 +308,17 @@ caf::expected<backend> connect_backend(const settings& s) {
   for (size_t i = 0; i < opts->endpoints.size(); ++i) {
     auto& ep = opts->endpoints[i];
     bool detect = opts->detect_profile[i];
-    if (!detect && ep.context_window != 0)
+    bool want_slots = ep.max_concurrency == 0;
+    if (!detect && ep.context_window != 0 && !ep.model.empty() && !want_slots)
       continue;
-    auto probe = http_client::make(ep, probe_timeouts);
+    auto probe_opts = ep;
+    if (probe_opts.max_concurrency == 0)
+      probe_opts.max_concurrency = 1;
+    auto probe = http_client::make(probe_opts, probe_timeouts);
     if (!probe)
       return std::move(probe.error());
     auto name = (*probe)->name();
-    auto models = fetch(**probe, "GET", "/v1/models");
+    auto models = wait_until_loaded(**probe, s.client.ready_timeout_ms);
     if (!models)
       return with_endpoint(models.error(), name);
     if (models->status == 401 || models->status == 403)
@@ -283,6 +335,27 @@ caf::expected<backend> connect_backend(const settings& s) {
       if (auto window = discover_context_window(**probe, ep.profile))
         ep.context_window
           = static_cast<uint32_t>(std::min<uint64_t>(*window, UINT32_MAX));
+    }
+    if (ep.model.empty() && models->status == 200) {
+      // No model configured: the server's only model, or a clear error.
+      auto ids = model_ids(models->body);
+      if (ids.size() > 1) {
+        std::string list;
+        for (const auto& id : ids)
+          list += (list.empty() ? "" : ", ") + id;
+        return make_error(error_kind::config,
+                          "endpoint " + name + " serves "
+                            + std::to_string(ids.size()) + " models (" + list
+                            + "): choose one with --model or job.model");
+      }
+      if (ids.size() == 1)
+        ep.model = ids.front();
+    }
+    if (want_slots) {
+      auto slots = ep.profile == endpoint_profile::llamacpp
+                     ? discover_slots(**probe)
+                     : std::nullopt;
+      ep.max_concurrency = slots ? static_cast<uint32_t>(*slots) : 8;
     }
   }
   for (const auto& ep : opts->endpoints)
