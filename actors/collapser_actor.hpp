@@ -27,6 +27,12 @@ using collapse_add_atom = caf::atom_constant<caf::atom("coll_add")>;
 /// `(collapse_atom, std::vector<record>) -> collapse_result`.
 using collapse_atom = caf::atom_constant<caf::atom("collapse")>;
 
+/// Collapses final records again into a smaller budget, after the reduce
+/// prompt was too long for the server:
+/// `(recollapse_atom, std::vector<record>, uint64_t budget) ->
+/// collapse_result`.
+using recollapse_atom = caf::atom_constant<caf::atom("recollapse")>;
+
 /// Collapser to its observer: `(collapse_prog_atom, collapse_progress)`.
 using collapse_prog_atom = caf::atom_constant<caf::atom("coll_prog")>;
 
@@ -54,6 +60,14 @@ using collapse_observer_actor
 ///   request is an `error_kind::usage` error; the actor does not end by itself
 ///   (its job coordinator ends it).
 ///
+/// - `recollapse_atom, records, budget`: after the collapse answered, runs
+///   it again over `records` with the smaller `budget` (the reduce prompt
+///   was too long for the server); calls and usage count from zero again.
+///
+/// A collapse call rejected as `context_length_exceeded` lowers the budget
+/// (`shrink_after_overflow`, from the server's counts) for the next round,
+/// as long as it stays at least `min_payload_tokens`.
+///
 /// Termination holds whatever the model answers: a round that does not
 /// shrink the records, or `max_collapse_rounds` rounds, end in the fallback
 /// of `force_fit`. A failed, timed-out or unparsable call keeps its group's
@@ -62,10 +76,11 @@ using collapse_observer_actor
 /// The observer (may be null) receives `(collapse_prog_atom,
 /// collapse_progress)` when a round starts and when a call comes back.
 /// The `llm_reply_actor` messages are the outcomes of the actor's own calls.
-using collapser_actor
-  = caf::typed_actor<caf::reacts_to<collapse_add_atom, std::vector<record>>,
-                     caf::replies_to<collapse_atom, std::vector<record>>::with<
-                       collapse_result>>::extend_with<llm_reply_actor>;
+using collapser_actor = caf::typed_actor<
+  caf::reacts_to<collapse_add_atom, std::vector<record>>,
+  caf::replies_to<collapse_atom, std::vector<record>>::with<collapse_result>,
+  caf::replies_to<recollapse_atom, std::vector<record>, uint64_t>::with<
+    collapse_result>>::extend_with<llm_reply_actor>;
 
 /// Spawns the collapser of job `job_id` (used in call labels) for `spec`,
 /// with `budget` tokens for all records together (`min(B_collapse,

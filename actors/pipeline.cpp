@@ -150,10 +150,10 @@ private:
       = spawn_chunker(system(), ctx_->tok, copts, ctx_->opts.chunk_window,
                       caf::actor_cast<chunk_sink_actor>(self));
     link_to(chunker_);
-    collapser_ = spawn_collapser(
-      system(), ctx_, id_, spec_,
-      std::min(budget_.collapse_payload, budget_.reduce_payload),
-      caf::actor_cast<collapse_observer_actor>(self));
+    reduce_budget_ = std::min(budget_.collapse_payload, budget_.reduce_payload);
+    collapser_
+      = spawn_collapser(system(), ctx_, id_, spec_, reduce_budget_,
+                        caf::actor_cast<collapse_observer_actor>(self));
     link_to(collapser_);
     reducer_ = spawn_reducer(system(), ctx_, id_, spec_);
     link_to(reducer_);
@@ -468,13 +468,13 @@ private:
 
   void on_collapsed(collapse_result res) {
     timings_.collapse_us = micros_since(collapse_t0_);
-    calls_.collapse = res.calls;
+    calls_.collapse += res.calls;
     usage_ += res.usage;
     collapse_live_ = collapse_progress{};
-    collapse_rounds_ = res.rounds;
+    collapse_rounds_ += res.rounds;
     collapse_fallback_ = res.fallback;
     fallback_note_ = std::move(res.fallback_note);
-    reasks_.collapse = res.reasks;
+    reasks_.collapse += res.reasks;
     for (auto& l : res.losses)
       losses_.push_back(std::move(l));
     final_records_ = std::move(res.records);
@@ -488,10 +488,13 @@ private:
     publish(true);
     reduce_t0_ = clock_type::now();
     // Render, one call (limited to call_timeout) and parsing.
-    auto timeout = ctx_->opts.call_timeout * 2;
+    auto timeout = ctx_->opts.call_timeout * (2 + spec_.reask_unparsable);
     request(reducer_, timeout, reduce_atom::value, final_records_)
       .then([this](reduce_result& res) { finish(std::move(res)); },
             [this, timeout](caf::error& err) {
+              if (kind_of(err) == error_kind::context_length_exceeded
+                  && recollapse(describe(err)))
+                return;
               if (err == caf::sec::request_timeout)
                 fail(make_error(error_kind::timeout,
                                 "job " + std::to_string(id_)
@@ -500,6 +503,28 @@ private:
               else
                 fail(std::move(err));
             });
+  }
+
+  /// The reduce prompt was too long for the server: collapse the records
+  /// again into a smaller budget and reduce once more. Returns false when
+  /// the budget cannot shrink any further (the job then fails).
+  bool recollapse(const std::string& what) {
+    auto next = shrink_after_overflow(reduce_budget_, what);
+    if (next < min_payload_tokens || next >= reduce_budget_
+        || ++recollapses_ > 8)
+      return false;
+    reduce_budget_ = next;
+    spdlog::info("job {}: the reduce prompt was too long for the server; "
+                 "collapsing again into {} tokens",
+                 id_, next);
+    ++calls_.reduce;
+    stage_ = job_stage::collapsing;
+    auto timeout = collapse_timeout(final_records_.size());
+    request(collapser_, timeout, recollapse_atom::value,
+            std::move(final_records_), uint64_t{next})
+      .then([this](collapse_result& res) { on_collapsed(std::move(res)); },
+            [this](caf::error& err) { fail(std::move(err)); });
+    return true;
   }
 
   void finish(reduce_result rr) {
@@ -659,6 +684,8 @@ private:
   // Accounting.
   call_counts calls_;
   call_counts reasks_;
+  size_t reduce_budget_ = 0;
+  uint32_t recollapses_ = 0;
   std::vector<evidence_loss> losses_;
   bool has_text_ = false;
   usage usage_;

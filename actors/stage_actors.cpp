@@ -19,6 +19,7 @@
 
 #include "llmmr/actors/stage_request.hpp"
 #include "llmmr/core/ascii.hpp"
+#include "llmmr/core/budget.hpp"
 #include "llmmr/core/calibration.hpp"
 #include "llmmr/core/collapse_plan.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
@@ -95,6 +96,25 @@ public:
         rp_ = rp;
         for (auto& r : xs)
           held_.push_back(std::move(r));
+        maybe_start();
+        return rp;
+      },
+      [this](recollapse_atom, std::vector<record>& xs, uint64_t budget) {
+        auto rp = make_response_promise<collapse_result>();
+        if (!closed_ || rp_.pending()) {
+          rp.deliver(make_error(error_kind::usage,
+                                "job " + std::to_string(id_)
+                                  + ": recollapse before the collapse ended"));
+          return rp;
+        }
+        rp_ = rp;
+        budget_ = static_cast<size_t>(budget);
+        started_ = false;
+        planner_.reset();
+        calls_ = 0;
+        reasks_ = 0;
+        usage_ = usage{};
+        held_ = std::move(xs);
         maybe_start();
         return rp;
       },
@@ -203,6 +223,9 @@ private:
       gw_.call(std::move(req), ctx_->opts.call_timeout,
                [this, item](caf::expected<chat_reply> res) {
                  if (!res) {
+                   if (kind_of(res.error())
+                       == error_kind::context_length_exceeded)
+                     shrink(describe(res.error()));
                    resolve(item, std::nullopt);
                    launch_calls();
                    return;
@@ -271,6 +294,16 @@ private:
       end_round();
   }
 
+  /// A collapse prompt was too long for the server: plan the next round
+  /// with a smaller budget while it can still shrink.
+  void shrink(const std::string& what) {
+    auto next = shrink_after_overflow(budget_, what);
+    if (next < min_payload_tokens || next >= budget_)
+      return;
+    budget_ = next;
+    budget_changed_ = true;
+  }
+
   // -- rounds -----------------------------------------------------------------
 
   void maybe_start() {
@@ -325,6 +358,10 @@ private:
   }
 
   void end_round() {
+    if (budget_changed_) {
+      planner_->set_budget(budget_);
+      budget_changed_ = false;
+    }
     auto merged = planner_->merge_round(std::move(round_outputs_));
     round_outputs_.clear();
     round_groups_.clear();
@@ -360,6 +397,7 @@ private:
   bool started_ = false;
   uint32_t calls_ = 0;
   uint32_t reasks_ = 0;
+  bool budget_changed_ = false;
   usage usage_;
   std::deque<call_item> queue_;
 

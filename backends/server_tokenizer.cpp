@@ -107,13 +107,28 @@ server_tokenizer::encode(std::string_view text) const {
   return ids;
 }
 
-caf::error server_tokenizer::probe() const {
+caf::error server_tokenizer::probe() {
   auto n = ask("Hello, world!");
   if (!n)
     return std::move(n.error());
   if (*n == 0)
     return make_error(error_kind::bad_reply,
                       client_->name() + " counted 0 tokens for a greeting");
+  if (profile_ == endpoint_profile::llamacpp) {
+    nlohmann::json body{
+      {"messages", {{{"role", "user"}, {"content", "Hello, world!"}}}}};
+    auto res = fetch(*client_, "POST", "/apply-template", body.dump());
+    if (res && res->status == 200) {
+      auto doc = nlohmann::json::parse(res->body, nullptr, false);
+      if (doc.is_object() && doc.contains("prompt")
+          && doc["prompt"].is_string()) {
+        auto full = ask(doc["prompt"].get<std::string>());
+        if (full && *full >= *n)
+          // One token more for the boundary between text and markers.
+          overhead_ = *full - *n + 1;
+      }
+    }
+  }
   return caf::none;
 }
 

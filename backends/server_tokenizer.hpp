@@ -46,9 +46,14 @@ public:
   /// endpoint's error or `error_kind::bad_reply`.
   caf::expected<std::vector<uint32_t>> encode(std::string_view text) const;
 
-  /// Checks that the route answers with a count; the error names the
-  /// endpoint and what went wrong.
-  caf::error probe() const;
+  /// Checks that the route answers with a count, and measures the chat
+  /// template's overhead (llama.cpp `POST /apply-template`; 16 tokens where
+  /// the server cannot show its template). The error names the endpoint and
+  /// what went wrong.
+  caf::error probe();
+
+  /// Returns the overhead `probe` measured.
+  size_t message_overhead() const override { return overhead_; }
 
   /// Returns how many counts fell back to the estimate.
   uint64_t fallbacks() const noexcept { return fallbacks_.load(); }
@@ -66,6 +71,7 @@ private:
   mutable std::unordered_map<std::string, size_t> cache_;
   mutable std::atomic<uint64_t> fallbacks_{0};
   mutable std::atomic<uint64_t> requests_{0};
+  size_t overhead_ = 16;
 };
 
 } // namespace llmmr

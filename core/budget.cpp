@@ -2,8 +2,10 @@
 
 #include "llmmr/core/corrective_prompt.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "llmmr/messages/error_kind.hpp"
 
@@ -53,6 +55,8 @@ caf::expected<call_budget> compute_budget(const job_spec& spec,
     if (spec.reask_unparsable > 0)
       *cost += static_cast<uint32_t>(
         tok.count(longest_corrective_note(spec.profile, stage)));
+    // The chat template's markers around the prompt cost tokens too.
+    *cost += static_cast<uint32_t>(tok.message_overhead());
     *template_tokens[s] = *cost;
     auto reserved = stage == prompt_stage::reduce ? b.reduce_reserved_output
                                                   : b.reserved_output;
@@ -80,6 +84,36 @@ caf::expected<call_budget> compute_budget(const job_spec& spec,
     *payloads[s] = static_cast<uint32_t>(payload);
   }
   return b;
+}
+
+std::optional<double> context_overflow_ratio(std::string_view message) {
+  // Every number directly followed by " tokens".
+  std::vector<uint64_t> counts;
+  for (size_t pos = message.find(" tokens"); pos != std::string_view::npos;
+       pos = message.find(" tokens", pos + 1)) {
+    size_t b = pos;
+    while (b > 0 && message[b - 1] >= '0' && message[b - 1] <= '9')
+      --b;
+    if (b == pos)
+      continue;
+    uint64_t n = 0;
+    for (auto i = b; i < pos; ++i)
+      n = n * 10 + static_cast<uint64_t>(message[i] - '0');
+    counts.push_back(n);
+  }
+  if (counts.size() < 2)
+    return std::nullopt;
+  auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
+  if (*lo == 0 || *hi == 0 || *lo >= *hi)
+    return std::nullopt;
+  return static_cast<double>(*lo) / static_cast<double>(*hi);
+}
+
+size_t shrink_after_overflow(size_t budget, std::string_view message) {
+  auto ratio = context_overflow_ratio(message);
+  double factor = ratio ? *ratio * 0.9 : 0.75;
+  factor = std::clamp(factor, 0.1, 0.9);
+  return static_cast<size_t>(static_cast<double>(budget) * factor);
 }
 
 } // namespace llmmr

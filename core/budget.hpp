@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include <caf/expected.hpp>
 
@@ -43,6 +46,19 @@ struct call_budget {
 
   friend bool operator==(const call_budget&, const call_budget&) = default;
 };
+
+/// Reads how much too long a prompt was from a server's
+/// `context_length_exceeded` message, which names both counts (llama.cpp:
+/// "request (2396 tokens) exceeds the available context size (2048
+/// tokens)"; OpenAI and vLLM: "maximum context length is 2048 tokens.
+/// However, you requested 2396 tokens"). Returns the window divided by the
+/// prompt, below 1, or `std::nullopt` when the message does not say.
+std::optional<double> context_overflow_ratio(std::string_view message);
+
+/// Returns the payload budget to try after a prompt built for `budget` was
+/// too long: `budget` scaled by the server's ratio (with a 10 % margin), or
+/// by 3/4 when the server did not say; never above 9/10 of `budget`.
+size_t shrink_after_overflow(size_t budget, std::string_view message);
 
 /// Computes the budgets of `spec` with the templates of `spec.profile`.
 /// Returns `error_kind::budget`, naming the numbers, when a payload budget

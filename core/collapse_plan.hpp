@@ -131,6 +131,15 @@ public:
   /// `next_round(filter(merge_round(xs)))`.
   round next_round(std::vector<record> records);
 
+  /// Lowers the budget (after a server said a collapse prompt was too
+  /// long). The next round is planned with it, and the round that failed
+  /// does not count as one that did not shrink.
+  void set_budget(size_t budget) {
+    opts_.budget = budget;
+    last_total_.reset();
+  }
+  /// Returns the budget the rounds are planned with.
+  size_t budget() const noexcept { return opts_.budget; }
   /// Returns whether the records fit (no further round).
   bool done() const noexcept { return done_; }
 

@@ -34,6 +34,11 @@ public:
 
   /// Returns `encode(text).size()`, computed without building the ids.
   size_t count(std::string_view text) const override = 0;
+
+  /// A tokenizer file does not say which chat template the server applies:
+  /// reserves 16 tokens, more than the common templates (ChatML, Llama 3)
+  /// add around one message.
+  size_t message_overhead() const override { return 16; }
 };
 
 } // namespace llmmr

@@ -16,6 +16,11 @@ public:
 
   /// Returns a short name for logs and `llmmr plan`, e.g. "approx".
   virtual std::string name() const = 0;
+
+  /// Returns the tokens the server's chat template adds around one user
+  /// message (role markers, the assistant header), which every prompt pays
+  /// on top of its own text. Budgets subtract it. The default is 0.
+  virtual size_t message_overhead() const { return 0; }
 };
 
 } // namespace llmmr

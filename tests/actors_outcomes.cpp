@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -437,5 +438,57 @@ TEST_SUITE("actors") {
       for (auto& r : f.requests_of("reduce"))
         CHECK(r.json_schema.empty());
     }
+  }
+}
+
+TEST_SUITE("actors") {
+  TEST_CASE("a reduce prompt too long for the server is collapsed again") {
+    fixture f;
+    // Many evidence records; the server takes reduce and collapse prompts of
+    // at most `limit` bytes and says by how much a longer one overflowed,
+    // the way llama.cpp does (4 bytes a token).
+    const size_t limit = 5000;
+    auto too_long
+      = [limit](const std::string& prompt) -> std::optional<caf::error> {
+      if (prompt.size() <= limit)
+        return std::nullopt;
+      return make_error(error_kind::context_length_exceeded,
+                        "HTTP 400: request ("
+                          + std::to_string(prompt.size() / 4)
+                          + " tokens) exceeds the available context size ("
+                          + std::to_string(limit / 4) + " tokens)");
+    };
+    f.map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+      auto part = part_of(scripted_client::prompt_of(req));
+      return scripted_client::reply(record_text(
+        "A clue: " + part.substr(0, 300) + " FACT47", "No information", "3"));
+    };
+    f.collapse_fn
+      = [too_long](const chat_request& req) -> caf::expected<chat_reply> {
+      auto& prompt = scripted_client::prompt_of(req);
+      if (auto err = too_long(prompt))
+        return *err;
+      return scripted_client::reply(
+        record_text("Merged clues FACT47", "No information", "3"));
+    };
+    f.reduce_fn
+      = [too_long](const chat_request& req) -> caf::expected<chat_reply> {
+      auto& prompt = scripted_client::prompt_of(req);
+      if (auto err = too_long(prompt))
+        return *err;
+      return scripted_client::reply(
+        "Answer: 47\nConfidence score: 4\nRationale: the clues.\n");
+    };
+    auto spec = small_chunks(*f.tok, 3000);
+    auto res = f.job(spec, filler(2000));
+    REQUIRE_MESSAGE(res, describe(res.error()));
+    CHECK(res->answer == "47");
+    auto reduces = f.requests_of("reduce");
+    REQUIRE_FALSE(reduces.empty());
+    CHECK_LE(scripted_client::prompt_of(reduces.back()).size(), limit);
+    // The first reduce prompt overflowed: collapsed again, then reduced.
+    CHECK_GT(reduces.size(), 1u);
+    CHECK_GT(scripted_client::prompt_of(reduces.front()).size(), limit);
+    CHECK(res->collapse_rounds >= 1);
   }
 }

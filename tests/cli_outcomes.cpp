@@ -191,3 +191,24 @@ TEST_SUITE("cli") {
     CHECK(has(blank_doc.err, "white space"));
   }
 }
+
+TEST_SUITE("cli") {
+  TEST_CASE("ask: a server window smaller than configured is ridden out") {
+    // The configuration claims 4096 tokens; the server takes 1500 and says
+    // so in its context_length_exceeded errors: chunks are split again and
+    // the job still answers.
+    sim_process sim{{"--context-window", "1500"}};
+    auto r = run_command({llmmr_binary(), "ask", "--doc", "-", "--question",
+                          question, "--endpoint", sim.url, "--budget", "4096",
+                          "--set", "endpoints[0].context_window=4096", "--set",
+                          "tokenizer.kind=approx", "--json"},
+                         document_with_fact(29, 40, fact), 120s);
+    INFO("stderr: ", r.err.substr(0, 3000));
+    REQUIRE_EQ(r.exit_code, 0);
+    auto res = parse(r);
+    CHECK(has(res["answer"].get<std::string>(), "Blue Heron"));
+    CHECK_GT(res["calls"]["map"].get<unsigned>(),
+             res["chunks"].get<unsigned>());
+    CHECK(res["failures"].empty());
+  }
+}
