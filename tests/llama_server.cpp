@@ -298,3 +298,50 @@ TEST_SUITE("llama") {
     ::unsetenv("LLAMA_TEST_KEY");
   }
 }
+
+TEST_SUITE("llama") {
+  TEST_CASE("the server killed mid-job and restarted: the job ends clearly") {
+    if (auto why = missing(); !why.empty()) {
+      MESSAGE("skipped: " << why);
+      return;
+    }
+    llama_server srv{{}, "4096", "2"};
+    auto doc = long_document(80);
+    command_result r;
+    auto t0 = std::chrono::steady_clock::now();
+    std::thread job{[&] {
+      r = run_llmmr({"ask", "--doc", "-", "--question",
+                     "What is the dog called?", "--endpoint", srv.url,
+                     "--max-tokens", "48", "--json", "--set",
+                     "tokenizer.kind=server", "--set",
+                     "job.max_failed_fraction=1", "--set",
+                     "retry.max_attempts=8"},
+                    doc, 400s);
+    }};
+    // Let the job start mapping, then kill the server and bring it back on
+    // the same port.
+    std::this_thread::sleep_for(1500ms);
+    ::kill(srv.child->pid(), SIGKILL);
+    srv.child->stop();
+    std::this_thread::sleep_for(1000ms);
+    srv.start();
+    job.join();
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count();
+    INFO("stderr: ", r.err.substr(0, 3000));
+    CHECK_LT(seconds, 400);
+    MESSAGE("after a SIGKILL and restart: exit " << r.exit_code << " in "
+                                                 << seconds << " s");
+    if (r.exit_code == 0 || r.exit_code == 5) {
+      auto res = json::parse(r.out);
+      // Every chunk is accounted for: mapped or listed as failed.
+      CHECK_GT(res["chunks"].get<unsigned>(), 0u);
+      CHECK_LE(res["failures"].size(), res["chunks"].get<size_t>());
+    } else {
+      // A failure names what happened.
+      CHECK(r.out.empty());
+      CHECK(r.err.find("llmmr ask:") != std::string::npos);
+    }
+  }
+}
