@@ -25,8 +25,13 @@
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/backends/client_factory.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
+#include "llmmr/core/budget.hpp"
 #include "llmmr/core/chunker.hpp"
+#include "llmmr/core/exact_tokenizer.hpp"
 #include "llmmr/core/haystack.hpp"
+#include "llmmr/core/hf_tokenizer.hpp"
+#include "llmmr/core/prompt_library.hpp"
+#include "llmmr/core/tiktoken.hpp"
 #include "llmmr/messages/registration.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
@@ -45,6 +50,9 @@ constexpr option_spec bench_options[] = {
   {"per-token-ms", true, "X  simulator time per output token (0.2)"},
   {"mappers", true, "N       mapper actors (4)"},
   {"map-window", true, "N    map requests in flight per mapper (4)"},
+  {"tokenizer-file", true,
+   "F  also chunk with this tokenizer.json or .tiktoken file (repeatable)"},
+  {"tokenizer-mb", true, "N  mixed text for the tokenizer bench (100)"},
   {"json", false, "          print the figures as one JSON object"},
 };
 
@@ -89,6 +97,57 @@ void fill(std::string& out, filler_text& gen, const tokenizer& tok,
     have += tok.count(para);
     out += para;
   }
+}
+
+/// About `bytes` of mixed text: English prose, Chinese sentences and code,
+/// the same for every tokenizer.
+std::string mixed_text(size_t bytes) {
+  static constexpr std::string_view chinese[] = {
+    "今天的会议讨论了预算问题，大家都同意推迟发布计划。",
+    "谁负责最后的检查？他们决定下周再讨论。",
+  };
+  static constexpr std::string_view code[] = {
+    "int add(int a, int b) { return a + b; }\n",
+    "for (auto& x : items) total += x.weight * 1.5;\n",
+    "if (ready && !failed) { launch(queue.front()); }\n",
+  };
+  filler_text gen{23};
+  std::string out;
+  out.reserve(bytes + 4096);
+  for (size_t i = 0; out.size() < bytes; ++i) {
+    out += gen.next_paragraph();
+    out += "\n\n";
+    if (i % 5 == 0)
+      for (int k = 0; k < 4; ++k)
+        out += chinese[(i + k) % 2];
+    if (i % 7 == 0)
+      for (int k = 0; k < 6; ++k)
+        out += code[(i + k) % 3];
+    out += "\n";
+  }
+  return out;
+}
+
+/// Chunks `doc` for a qa job with L = 4096 with `tok`; returns seconds and
+/// chunk (map call) count.
+caf::expected<std::pair<double, size_t>> chunk_with(const std::string& doc,
+                                                    const tokenizer& tok) {
+  job_spec spec;
+  spec.question = "Which decision did the committee postpone, and why?";
+  auto lib = prompt_library::builtin();
+  if (!lib)
+    return std::move(lib.error());
+  auto budget = compute_budget(spec, *lib, tok);
+  if (!budget)
+    return std::move(budget.error());
+  chunker_options opts;
+  opts.budget = budget->chunk_payload;
+  auto start = clock_type::now();
+  auto chunks = chunk_text(doc, tok, opts);
+  auto seconds = seconds_since(start);
+  if (!chunks)
+    return std::move(chunks.error());
+  return std::make_pair(seconds, chunks->size());
 }
 
 struct job_figures {
@@ -280,6 +339,59 @@ int run_bench(arg_list raw_args) {
                     growth_small > 0 ? static_cast<double>(growth_large)
                                          / static_cast<double>(growth_small)
                                      : 0.0}};
+  // -- exact tokenizers -------------------------------------------------------
+  auto files = args->all("tokenizer-file");
+  if (!files.empty()) {
+    auto mb = uint_arg("tokenizer-mb", 100);
+    auto doc = mixed_text(static_cast<size_t>(mb) * 1000000);
+    auto& rows = out["tokenizers"] = nlohmann::json::array();
+    approx_tokenizer approx;
+    auto base = chunk_with(doc, approx);
+    if (!base) {
+      print_error("bench", base.error());
+      return exit_internal;
+    }
+    auto row = [&](const std::string& name, double secs, size_t calls) {
+      rows.push_back(
+        {{"tokenizer", name},
+         {"bytes", doc.size()},
+         {"chunking_mb_per_s", static_cast<double>(doc.size()) / 1e6 / secs},
+         {"time_ratio_to_approx", secs / base->first},
+         {"map_calls", calls},
+         {"calls_ratio_to_approx",
+          static_cast<double>(calls) / static_cast<double>(base->second)}});
+    };
+    row("approx", base->first, base->second);
+    for (const auto& file : files) {
+      std::unique_ptr<exact_tokenizer> exact;
+      if (file.ends_with(".tiktoken")) {
+        std::string encoding = file.find("o200k") != std::string::npos
+                                 ? "o200k_base"
+                                 : "cl100k_base";
+        auto loaded = load_tiktoken(file, encoding);
+        if (!loaded) {
+          print_error("bench",
+                      make_error(error_kind::config, loaded.error().message));
+          return exit_config;
+        }
+        exact = std::move(*loaded);
+      } else {
+        auto loaded = load_hf_tokenizer(file);
+        if (!loaded) {
+          print_error("bench",
+                      make_error(error_kind::config, loaded.error().message));
+          return exit_config;
+        }
+        exact = std::move(*loaded);
+      }
+      auto figures = chunk_with(doc, *exact);
+      if (!figures) {
+        print_error("bench", figures.error());
+        return exit_internal;
+      }
+      row(exact->name(), figures->first, figures->second);
+    }
+  }
   if (args->has("json")) {
     std::printf("%s\n", out.dump(2).c_str());
     return exit_ok;
@@ -301,6 +413,15 @@ int run_bench(arg_list raw_args) {
               "KiB for a 4x longer one: ratio %.2f (4 would mean unbounded)\n",
               growth_small, static_cast<unsigned long long>(job_tokens),
               growth_large, out["memory"]["growth_4x_over_1x"].get<double>());
+  if (out.contains("tokenizers"))
+    for (const auto& t : out["tokenizers"])
+      std::printf("tokenizer %-28s chunking %6.1f MB/s (%.2fx approx's "
+                  "time), %zu map calls (%.2fx approx's)\n",
+                  t["tokenizer"].get<std::string>().c_str(),
+                  t["chunking_mb_per_s"].get<double>(),
+                  t["time_ratio_to_approx"].get<double>(),
+                  t["map_calls"].get<size_t>(),
+                  t["calls_ratio_to_approx"].get<double>());
   return exit_ok;
 }
 
