@@ -21,7 +21,7 @@ std::string server_tokenizer::name() const {
   return "server";
 }
 
-caf::expected<size_t> server_tokenizer::ask(std::string_view text) const {
+caf::expected<std::string> server_tokenizer::post(std::string_view text) const {
   auto path = tokenize_path(profile_);
   if (path.empty())
     return make_error(error_kind::config, "the endpoint profile '"
@@ -37,11 +37,18 @@ caf::expected<size_t> server_tokenizer::ask(std::string_view text) const {
                       client_->name() + path + " answered HTTP "
                         + std::to_string(res->status) + ": "
                         + res->body.substr(0, 200));
-  auto n = parse_tokenize_reply(res->body);
+  return std::move(res->body);
+}
+
+caf::expected<size_t> server_tokenizer::ask(std::string_view text) const {
+  auto body = post(text);
+  if (!body)
+    return std::move(body.error());
+  auto n = parse_tokenize_reply(*body);
   if (!n)
     return make_error(error_kind::bad_reply,
-                      client_->name() + path
-                        + " sent no token count: " + res->body.substr(0, 200));
+                      client_->name()
+                        + " sent no token count: " + body->substr(0, 200));
   return static_cast<size_t>(*n);
 }
 
@@ -70,21 +77,11 @@ size_t server_tokenizer::count(std::string_view text) const {
 
 caf::expected<std::vector<uint32_t>>
 server_tokenizer::encode(std::string_view text) const {
+  auto body = post(text);
+  if (!body)
+    return std::move(body.error());
   auto path = tokenize_path(profile_);
-  if (path.empty())
-    return make_error(error_kind::config, "the endpoint profile '"
-                                            + to_string(profile_)
-                                            + "' has no tokenize route");
-  ++requests_;
-  auto res = fetch(*client_, "POST", path,
-                   render_tokenize_body(profile_, client_->model(), text));
-  if (!res)
-    return res.error();
-  if (res->status != 200)
-    return make_error(error_kind::bad_reply, client_->name() + path
-                                               + " answered HTTP "
-                                               + std::to_string(res->status));
-  auto doc = nlohmann::json::parse(res->body, nullptr, false);
+  auto doc = nlohmann::json::parse(*body, nullptr, false);
   std::vector<uint32_t> ids;
   const nlohmann::json* list = nullptr;
   if (doc.is_array())

@@ -62,6 +62,7 @@ public:
   uint64_t requests() const noexcept { return requests_.load(); }
 
 private:
+  caf::expected<std::string> post(std::string_view text) const;
   caf::expected<size_t> ask(std::string_view text) const;
 
   std::shared_ptr<http_client> client_;

@@ -15,15 +15,13 @@ namespace llmmr {
 
 namespace {
 
+using ascii::is_digit;
 using ascii::is_space;
+using ascii::starts_with_icase;
 using ascii::to_lower;
 using ascii::trim;
 
 constexpr size_t npos = std::string_view::npos;
-
-bool is_digit(char c) noexcept {
-  return c >= '0' && c <= '9';
-}
 
 bool is_alpha(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -31,15 +29,6 @@ bool is_alpha(char c) noexcept {
 
 bool is_alnum(char c) noexcept {
   return is_alpha(c) || is_digit(c);
-}
-
-bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size())
-    return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (to_lower(s[i]) != to_lower(prefix[i]))
-      return false;
-  return true;
 }
 
 /// Position of `needle` in `s`, case-insensitively (ASCII), from `from`.

@@ -10,13 +10,12 @@ namespace llmmr {
 
 namespace {
 
+using ascii::is_alnum;
+inline bool is_ascii_alnum(char c) noexcept {
+  return is_alnum(c);
+}
 using ascii::is_space;
 using ascii::to_lower;
-
-bool is_ascii_alnum(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-         || (c >= '0' && c <= '9');
-}
 
 /// Pairs of brackets and quotes that may wrap a marker.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 14>

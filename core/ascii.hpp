@@ -45,4 +45,47 @@ constexpr bool iequals(std::string_view x, std::string_view y) noexcept {
   return true;
 }
 
+/// Returns whether `c` is an ASCII letter or digit.
+constexpr bool is_alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+         || (c >= '0' && c <= '9');
+}
+
+/// Returns whether `c` is an ASCII digit.
+constexpr bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+
+/// Returns whether `s` starts with `prefix`, ignoring ASCII case.
+constexpr bool starts_with_icase(std::string_view s,
+                                 std::string_view prefix) noexcept {
+  return s.size() >= prefix.size()
+         && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+/// Removes `prefix` from the front of `s` when it is there.
+constexpr bool consume(std::string_view& s, std::string_view prefix) noexcept {
+  if (s.substr(0, prefix.size()) != prefix)
+    return false;
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+/// Removes leading blanks (spaces and tabs) from `s`.
+constexpr void skip_blanks(std::string_view& s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+}
+
+/// Removes leading markdown emphasis (`*`, `_`) from `s`; returns whether
+/// there was any.
+constexpr bool skip_emphasis(std::string_view& s) noexcept {
+  bool any = false;
+  while (!s.empty() && (s.front() == '*' || s.front() == '_')) {
+    s.remove_prefix(1);
+    any = true;
+  }
+  return any;
+}
+
 } // namespace llmmr::ascii

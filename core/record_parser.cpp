@@ -21,51 +21,20 @@ namespace {
 
 constexpr std::string_view fullwidth_colon = "\xEF\xBC\x9A"; // ：
 
+using ascii::is_alnum;
+inline bool is_ascii_alnum(char c) noexcept {
+  return is_alnum(c);
+}
+using ascii::consume;
+using ascii::is_digit;
 using ascii::is_space;
-
-bool is_ascii_alnum(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-         || (c >= '0' && c <= '9');
-}
-
-bool is_digit(char c) noexcept {
-  return c >= '0' && c <= '9';
-}
+using ascii::skip_blanks;
+using ascii::skip_emphasis;
+using ascii::starts_with_icase;
 
 using ascii::to_lower;
 using ascii::trim;
 
-/// Case-insensitive (ASCII) prefix test.
-bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size())
-    return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (to_lower(s[i]) != to_lower(prefix[i]))
-      return false;
-  return true;
-}
-
-bool consume(std::string_view& s, std::string_view prefix) noexcept {
-  if (s.substr(0, prefix.size()) != prefix)
-    return false;
-  s.remove_prefix(prefix.size());
-  return true;
-}
-
-void skip_blanks(std::string_view& s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-}
-
-/// Skips markdown emphasis characters.
-bool skip_emphasis(std::string_view& s) noexcept {
-  bool any = false;
-  while (!s.empty() && (s.front() == '*' || s.front() == '_')) {
-    s.remove_prefix(1);
-    any = true;
-  }
-  return any;
-}
 // -- fields and labels (core/field_labels) ----------------------------------
 
 using field = record_field;
@@ -513,7 +482,6 @@ double score_of(const field_values& fields, bool& found) {
   found = true;
   return normalise_confidence(*score);
 }
-
 
 } // namespace
 

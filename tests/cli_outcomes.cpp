@@ -20,23 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct sim_process {
-  temp_dir dir;
-  std::unique_ptr<child_process> child;
-  std::string url;
-
-  explicit sim_process(std::vector<std::string> extra = {}) {
-    auto port_file = dir.path() / "port";
-    std::vector<std::string> argv{llmmr_binary(), "sim",    "--port", "0",
-                                  "--port-file",  port_file};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    child = std::make_unique<child_process>(argv, dir.path() / "sim.log");
-    auto port = wait_for_line(port_file);
-    REQUIRE_MESSAGE(!port.empty(), "llmmr sim did not report its port");
-    url = "http://127.0.0.1:" + port + "/v1";
-  }
-};
-
 const std::string fact = "The code name of the relay station is Blue Heron.";
 const std::string question = "What is the code name of the relay station?";
 

@@ -310,13 +310,12 @@ TEST_SUITE("llama") {
     command_result r;
     auto t0 = std::chrono::steady_clock::now();
     std::thread job{[&] {
-      r = run_llmmr({"ask", "--doc", "-", "--question",
-                     "What is the dog called?", "--endpoint", srv.url,
-                     "--max-tokens", "48", "--json", "--set",
-                     "tokenizer.kind=server", "--set",
-                     "job.max_failed_fraction=1", "--set",
-                     "retry.max_attempts=8"},
-                    doc, 400s);
+      r = run_llmmr(
+        {"ask", "--doc", "-", "--question", "What is the dog called?",
+         "--endpoint", srv.url, "--max-tokens", "48", "--json", "--set",
+         "tokenizer.kind=server", "--set", "job.max_failed_fraction=1", "--set",
+         "retry.max_attempts=8"},
+        doc, 400s);
     }};
     // Let the job start mapping, then kill the server and bring it back on
     // the same port.

@@ -252,4 +252,16 @@ std::filesystem::path source_dir() {
   return LLMMR_SOURCE_DIR;
 }
 
+sim_process::sim_process(std::vector<std::string> extra) {
+  auto port_file = dir.path() / "port";
+  std::vector<std::string> argv{llmmr_binary(), "sim",    "--port", "0",
+                                "--port-file",  port_file};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  child = std::make_unique<child_process>(argv, dir.path() / "sim.log");
+  auto port = wait_for_line(port_file);
+  if (port.empty())
+    throw std::runtime_error("llmmr sim did not report its port");
+  url = "http://127.0.0.1:" + port + "/v1";
+}
+
 } // namespace llmmr::test

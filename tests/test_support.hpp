@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,5 +96,15 @@ std::string llmmr_binary();
 
 /// The source tree's root.
 std::filesystem::path source_dir();
+
+/// A running `llmmr sim` process on a free loopback port, with `extra`
+/// arguments; `url` is its base URL.
+struct sim_process {
+  temp_dir dir;
+  std::unique_ptr<child_process> child;
+  std::string url;
+
+  explicit sim_process(std::vector<std::string> extra = {});
+};
 
 } // namespace llmmr::test
