@@ -286,6 +286,11 @@ private:
     credit(index);
     ++running_;
     stats_.map_in_flight_hwm = std::max(stats_.map_in_flight_hwm, running_);
+    // The first calls are news against a slow server: say so at once.
+    if (!first_call_reported_) {
+      first_call_reported_ = true;
+      publish(true);
+    }
   }
 
   // -- mapping ----------------------------------------------------------------
@@ -629,6 +634,7 @@ private:
     ev.document_complete = document_complete_;
     ev.chunks_mapped = mapped_;
     ev.chunks_failed = static_cast<uint32_t>(failures_.size());
+    ev.chunks_in_flight = static_cast<uint32_t>(running_);
     ev.collapse_round = stage_ == job_stage::collapsing ? collapse_live_.round
                                                         : collapse_rounds_;
     ev.usage = usage_;
@@ -685,6 +691,7 @@ private:
   call_counts calls_;
   call_counts reasks_;
   size_t reduce_budget_ = 0;
+  bool first_call_reported_ = false;
   uint32_t recollapses_ = 0;
   std::vector<evidence_loss> losses_;
   bool has_text_ = false;

@@ -601,6 +601,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       }
     }
     res.reusable = parser.is_done() && parser.keep_alive() && !stream_err;
+    // llama.cpp's server closes the connection after every streamed reply
+    // although its headers say keep-alive: reusing it would race the close.
+    if (want_stream && opts.profile == endpoint_profile::llamacpp)
+      res.reusable = false;
     res.raw.latency_us = micros_since(t0);
     auto with_id = [&](std::string text, const std::string& id) {
       if (!id.empty())

@@ -46,6 +46,8 @@ struct progress_event {
   uint32_t chunks_mapped = 0;
   /// Chunks that ended as failures.
   uint32_t chunks_failed = 0;
+  /// Chunks whose map calls are under way.
+  uint32_t chunks_in_flight = 0;
   /// Current collapse round, 0 before collapse.
   uint32_t collapse_round = 0;
   /// Tokens spent so far.
@@ -64,7 +66,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
   return f(caf::meta::type_name("progress_event"), x.job_id, x.stage,
            x.chunks_total, x.document_complete, x.chunks_mapped,
-           x.chunks_failed, x.collapse_round, x.usage, x.elapsed_us, x.eta_us);
+           x.chunks_failed, x.chunks_in_flight, x.collapse_round, x.usage, x.elapsed_us, x.eta_us);
 }
 
 } // namespace llmmr

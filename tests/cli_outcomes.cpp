@@ -195,3 +195,32 @@ TEST_SUITE("cli") {
     CHECK(res["failures"].empty());
   }
 }
+
+TEST_SUITE("cli") {
+  TEST_CASE("ask: records dropped by the collapse fallback make it partial") {
+    // At L = 1024 the simulator's collapse outputs grow instead of
+    // shrinking, so the fallback drops records: exit 5, the losses listed in
+    // the result and on stderr even with --quiet.
+    sim_process sim;
+    auto r = run_command({llmmr_binary(), "ask", "--doc", "-", "--question",
+                          question, "--endpoint", sim.url, "--budget", "1024",
+                          "--set", "tokenizer.kind=approx", "--json",
+                          "--quiet"},
+                         document_with_fact(31, 60, fact), 120s);
+    INFO("stderr: ", r.err.substr(0, 3000));
+    REQUIRE_EQ(r.exit_code, 5);
+    auto res = parse(r);
+    CHECK(res["collapse_fallback"].get<bool>());
+    CHECK(res["partial"].get<bool>());
+    CHECK(res["failures"].empty());
+    REQUIRE_FALSE(res["losses"].empty());
+    bool dropped = false;
+    for (const auto& l : res["losses"]) {
+      dropped = dropped || has(l["what"].get<std::string>(), "dropped");
+      CHECK_EQ(l["chunks"].size(), l["chunk_indices"].size());
+    }
+    CHECK(dropped);
+    CHECK(has(r.err, "collapse fallback"));
+    CHECK(has(r.err, "evidence lost or cut"));
+  }
+}

@@ -344,3 +344,32 @@ TEST_SUITE("llama") {
     }
   }
 }
+
+TEST_SUITE("llama") {
+  TEST_CASE("streamed replies: connections the server closes are never reused") {
+    if (auto why = missing(); !why.empty()) {
+      MESSAGE("skipped: " << why);
+      return;
+    }
+    // llama.cpp closes the connection after every streamed reply although
+    // it advertises keep-alive. With one attempt per call, a reused dead
+    // socket would fail its chunk.
+    llama_server srv{{}, "4096", "2"};
+    auto r = run_llmmr({"ask", "--doc", "-", "--question",
+                        "What is the dog called?", "--endpoint", srv.url,
+                        "--max-tokens", "48", "--json", "--set",
+                        "tokenizer.kind=server", "--set", "client.stream=true",
+                        "--set", "retry.max_attempts=1", "--set",
+                        "log.level=debug", "--set",
+                        "job.max_failed_fraction=1"},
+                       long_document(30));
+    INFO("stderr: ", r.err.substr(0, 3000));
+    REQUIRE((r.exit_code == 0 || r.exit_code == 5));
+    auto res = json::parse(r.out);
+    for (const auto& f : res["failures"]) {
+      CHECK_NE(f["kind"], "unreachable");
+      CHECK_NE(f["kind"], "server_error");
+    }
+    CHECK(r.err.find("kept-alive connection was closed") == std::string::npos);
+  }
+}

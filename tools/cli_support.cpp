@@ -159,6 +159,8 @@ private:
              + " " + std::to_string(ev.chunks_mapped) + "/" + total + " chunks";
       if (ev.chunks_failed > 0)
         line += " (" + std::to_string(ev.chunks_failed) + " failed)";
+      if (ev.chunks_in_flight > 0)
+        line += " | " + std::to_string(ev.chunks_in_flight) + " in flight";
       if (ev.collapse_round > 0)
         line += " | collapse round " + std::to_string(ev.collapse_round);
       line
@@ -174,6 +176,8 @@ private:
              + std::to_string(ev.chunks_mapped) + "/" + total
              + " chunks mapped, " + std::to_string(ev.chunks_failed)
              + " failed";
+      if (ev.chunks_in_flight > 0)
+        line += ", " + std::to_string(ev.chunks_in_flight) + " in flight";
       if (ev.collapse_round > 0)
         line += ", collapse round " + std::to_string(ev.collapse_round);
       line
