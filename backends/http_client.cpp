@@ -76,6 +76,9 @@ struct connection {
   /// When the connection went back to the pool.
   steady_clock::time_point idle_since{};
 
+  /// Whether its last exchange was a streamed reply.
+  bool after_stream = false;
+
   /// Returns whether the peer already closed the connection (a pending
   /// end of stream) or it holds unexpected bytes: either way it cannot
   /// carry another request. Servers such as llama.cpp close after a
@@ -115,6 +118,7 @@ struct exchange_result {
   bool has_usage = false;
   bool reusable = false;
   bool stale = false; // failed before any response byte on a reused connection
+  bool after_stream = false; // the exchange was a streamed reply
 };
 
 } // namespace
@@ -145,6 +149,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   /// the keep-alive timeouts servers use (llama.cpp: 5 s), so a request never
   /// races the server closing the socket.
   static constexpr std::chrono::milliseconds idle_expiry{2000};
+  /// Set once the server was seen closing a connection after a streamed
+  /// reply (I/O thread only).
+  bool closes_after_stream = false;
   std::set<connection*> busy;
   std::deque<call_ptr> waiting;
   std::set<asio::steady_timer*> timers;
@@ -317,8 +324,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       while (!fresh && !idle.empty()) {
         auto candidate = std::move(idle.back());
         idle.pop_back();
-        if (now - candidate->idle_since > idle_expiry
-            || candidate->peer_closed()) {
+        bool closed = candidate->peer_closed();
+        if (closed && candidate->after_stream)
+          closes_after_stream = true;
+        if (now - candidate->idle_since > idle_expiry || closed) {
           candidate->close();
           ++n_expired;
           continue;
@@ -326,8 +335,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         conn = std::move(candidate);
         break;
       }
+      bool reused_after_stream = false;
       if (conn) {
         reused = true;
+        reused_after_stream = conn->after_stream;
         ++n_reused;
       } else {
         exchange_result res;
@@ -356,10 +367,13 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
           && idle.size() < timeouts.max_idle_connections) {
         conn->lowest().expires_never();
         conn->idle_since = steady_clock::now();
+        conn->after_stream = res.after_stream;
         idle.push_back(std::move(conn));
       } else {
         conn->close();
       }
+      if (res.stale && reused_after_stream)
+        closes_after_stream = true;
       if (res.stale && round == 0 && !stopping) {
         spdlog::debug("llmmr client {}: kept-alive connection was closed by "
                       "the server, reconnecting",
@@ -601,9 +615,11 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       }
     }
     res.reusable = parser.is_done() && parser.keep_alive() && !stream_err;
-    // llama.cpp's server closes the connection after every streamed reply
-    // although its headers say keep-alive: reusing it would race the close.
-    if (want_stream && opts.profile == endpoint_profile::llamacpp)
+    // Some servers (llama.cpp's) close the connection after every streamed
+    // reply although their headers say keep-alive; once that was seen, such
+    // a connection is not kept, since reusing it would race the close.
+    res.after_stream = want_stream;
+    if (want_stream && closes_after_stream)
       res.reusable = false;
     res.raw.latency_us = micros_since(t0);
     auto with_id = [&](std::string text, const std::string& id) {

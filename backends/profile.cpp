@@ -114,7 +114,8 @@ std::string render_chat_body(endpoint_profile profile, const chat_request& req,
       break;
     }
   }
-  return body.dump();
+  // Invalid UTF-8 in a prompt must not throw here; it is replaced.
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string tokenize_path(endpoint_profile profile) {
@@ -144,7 +145,7 @@ std::string render_tokenize_body(endpoint_profile profile,
     body["prompt"] = text;
     break;
   }
-  return body.dump();
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<uint64_t> parse_tokenize_reply(std::string_view body) {

@@ -1,5 +1,9 @@
 #include "llmmr/backends/server_tokenizer.hpp"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -21,15 +25,21 @@ std::string server_tokenizer::name() const {
   return "server";
 }
 
-caf::expected<std::string> server_tokenizer::post(std::string_view text) const {
+caf::expected<std::string> server_tokenizer::post(std::string_view text,
+                                                  bool with_pieces) const {
   auto path = tokenize_path(profile_);
   if (path.empty())
     return make_error(error_kind::config, "the endpoint profile '"
                                             + to_string(profile_)
                                             + "' has no tokenize route");
   ++requests_;
-  auto res = fetch(*client_, "POST", path,
-                   render_tokenize_body(profile_, client_->model(), text));
+  auto body = render_tokenize_body(profile_, client_->model(), text);
+  if (with_pieces) {
+    auto doc = nlohmann::json::parse(body);
+    doc["with_pieces"] = true;
+    body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  auto res = fetch(*client_, "POST", path, std::move(body));
   if (!res)
     return res.error();
   if (res->status != 200)
@@ -127,6 +137,85 @@ caf::error server_tokenizer::probe() {
     }
   }
   return caf::none;
+}
+
+void server_tokenizer::prefetch(std::string_view text) const {
+  if (profile_ != endpoint_profile::llamacpp || text.empty())
+    return;
+  constexpr size_t max_slice = 256 * 1024;
+  while (!text.empty()) {
+    auto n = std::min(text.size(), max_slice);
+    if (n < text.size()) {
+      // Cut after a newline, so that no line is split between two slices.
+      auto nl = text.rfind('\n', n - 1);
+      if (nl == std::string_view::npos)
+        return; // one enormous line: left to count()
+      n = nl + 1;
+    }
+    prefetch_slice(text.substr(0, n));
+    text.remove_prefix(n);
+  }
+}
+
+void server_tokenizer::prefetch_slice(std::string_view text) const {
+  auto body = post(text, true);
+  if (!body)
+    return; // count() asks (and reports) line by line
+  auto doc = nlohmann::json::parse(*body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("tokens") || !doc["tokens"].is_array())
+    return;
+  // Byte length of every token's piece (a string, or an array of bytes for
+  // pieces that are not UTF-8 on their own).
+  std::vector<size_t> lengths;
+  lengths.reserve(doc["tokens"].size());
+  size_t total = 0;
+  for (const auto& t : doc["tokens"]) {
+    if (!t.is_object() || !t.contains("piece"))
+      return;
+    const auto& piece = t["piece"];
+    size_t len = piece.is_string()  ? piece.get_ref<const std::string&>().size()
+                 : piece.is_array() ? piece.size()
+                                    : 0;
+    lengths.push_back(len);
+    total += len;
+  }
+  // SentencePiece-style models may show a space before the first word that
+  // the text does not have; any other mismatch means the offsets cannot be
+  // trusted.
+  if (total == text.size() + 1 && !lengths.empty() && lengths.front() > 0
+      && !text.starts_with(' ')) {
+    --lengths.front();
+    --total;
+  }
+  if (total != text.size())
+    return;
+  // Every line's count: the tokens that overlap it.
+  std::vector<std::pair<std::string, size_t>> lines;
+  size_t tok = 0;
+  size_t tok_begin = 0;
+  size_t line_begin = 0;
+  while (line_begin < text.size()) {
+    auto nl = text.find('\n', line_begin);
+    auto line_end = nl == std::string_view::npos ? text.size() : nl + 1;
+    while (tok < lengths.size() && tok_begin + lengths[tok] <= line_begin) {
+      tok_begin += lengths[tok];
+      ++tok;
+    }
+    size_t count = 0;
+    for (auto t = tok, b = tok_begin; t < lengths.size() && b < line_end;
+         b += lengths[t], ++t)
+      ++count;
+    auto line = text.substr(line_begin, line_end - line_begin);
+    lines.emplace_back(std::string{line}, count);
+    if (line.size() > 1 && line.back() == '\n')
+      lines.emplace_back(std::string{line.substr(0, line.size() - 1)}, count);
+    line_begin = line_end;
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (cache_.size() + lines.size() >= max_cached_)
+    cache_.clear();
+  for (auto& [line, n] : lines)
+    cache_.emplace(std::move(line), n);
 }
 
 } // namespace llmmr

@@ -39,6 +39,12 @@ public:
   /// Returns the server's count for `text` (cached).
   size_t count(std::string_view text) const override;
 
+  /// For llama.cpp: tokenizes `text` in slices of at most 256 KiB with one
+  /// request each (`with_pieces`) and remembers the count of every line, the
+  /// tokens that overlap it, so that the chunker's per-line counts cost no
+  /// request; candidate chunks are still counted exactly, one request each.
+  void prefetch(std::string_view text) const override;
+
   /// Returns `"server"`.
   std::string name() const override;
 
@@ -62,7 +68,9 @@ public:
   uint64_t requests() const noexcept { return requests_.load(); }
 
 private:
-  caf::expected<std::string> post(std::string_view text) const;
+  caf::expected<std::string> post(std::string_view text,
+                                  bool with_pieces = false) const;
+  void prefetch_slice(std::string_view text) const;
   caf::expected<size_t> ask(std::string_view text) const;
 
   std::shared_ptr<http_client> client_;

@@ -145,6 +145,7 @@ caf::expected<std::vector<chunk>> chunker::feed(std::string_view piece) {
     return err_;
   if (finished_)
     return make_error(error_kind::usage, "chunker: feed() after finish()");
+  tok_->prefetch(piece);
   if (!take_input(piece))
     return err_;
   return std::exchange(out_, {});

@@ -21,6 +21,12 @@ public:
   /// message (role markers, the assistant header), which every prompt pays
   /// on top of its own text. Budgets subtract it. The default is 0.
   virtual size_t message_overhead() const { return 0; }
+
+  /// A hint that `text`, a piece of a document, is about to be counted in
+  /// parts (its lines, then candidate chunks). A tokenizer that pays per
+  /// request may count it in one go and remember its lines. The default does
+  /// nothing.
+  virtual void prefetch(std::string_view text) const { (void)text; }
 };
 
 } // namespace llmmr

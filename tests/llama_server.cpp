@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -210,6 +211,23 @@ TEST_SUITE("llama") {
       for (const auto& f : res["failures"])
         CHECK_NE(f["kind"], "context_length_exceeded");
       CHECK(r.err.find("context_length_exceeded") == std::string::npos);
+      // Counting is batched: a request per document slice and per candidate
+      // chunk, not one per line.
+      unsigned long long requests = 0, fallbacks = 0;
+      auto at = r.err.find("llmmr: the server tokenizer made ");
+      REQUIRE(at != std::string::npos);
+      REQUIRE_EQ(std::sscanf(r.err.c_str() + at,
+                             "llmmr: the server tokenizer made %llu tokenize "
+                             "requests (%llu fell back",
+                             &requests, &fallbacks),
+                 2);
+      size_t lines = 0;
+      for (char c : doc)
+        lines += c == '\n' ? 1 : 0;
+      MESSAGE("tokenize requests: " << requests << " for " << chunks
+                                    << " chunks and " << lines << " lines");
+      CHECK_EQ(fallbacks, 0u);
+      CHECK_LT(requests, 8 * chunks + 10);
     }
     SUBCASE("with the approximate tokenizer: too-long chunks are re-split") {
       auto r = run_llmmr({"ask", "--doc", "-", "--question",
@@ -346,7 +364,8 @@ TEST_SUITE("llama") {
 }
 
 TEST_SUITE("llama") {
-  TEST_CASE("streamed replies: connections the server closes are never reused") {
+  TEST_CASE(
+    "streamed replies: connections the server closes are never reused") {
     if (auto why = missing(); !why.empty()) {
       MESSAGE("skipped: " << why);
       return;
@@ -355,12 +374,25 @@ TEST_SUITE("llama") {
     // it advertises keep-alive. With one attempt per call, a reused dead
     // socket would fail its chunk.
     llama_server srv{{}, "4096", "2"};
-    auto r = run_llmmr({"ask", "--doc", "-", "--question",
-                        "What is the dog called?", "--endpoint", srv.url,
-                        "--max-tokens", "48", "--json", "--set",
-                        "tokenizer.kind=server", "--set", "client.stream=true",
-                        "--set", "retry.max_attempts=1", "--set",
-                        "log.level=debug", "--set",
+    auto r = run_llmmr({"ask",
+                        "--doc",
+                        "-",
+                        "--question",
+                        "What is the dog called?",
+                        "--endpoint",
+                        srv.url,
+                        "--max-tokens",
+                        "48",
+                        "--json",
+                        "--set",
+                        "tokenizer.kind=server",
+                        "--set",
+                        "client.stream=true",
+                        "--set",
+                        "retry.max_attempts=1",
+                        "--set",
+                        "log.level=debug",
+                        "--set",
                         "job.max_failed_fraction=1"},
                        long_document(30));
     INFO("stderr: ", r.err.substr(0, 3000));

@@ -13,6 +13,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/backends/server_tokenizer.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/messages/error_kind.hpp"
@@ -171,6 +172,12 @@ int run_ask(arg_list raw) {
   std::fflush(stdout);
   // Whatever the mode: anything lost, cut or guessed is said on stderr.
   print_outcome_flags(stderr, res);
+  if (tok->server && mode != progress_mode::none)
+    std::fprintf(stderr,
+                 "llmmr: the server tokenizer made %llu tokenize requests "
+                 "(%llu fell back to an estimate)\n",
+                 static_cast<unsigned long long>(tok->server->requests()),
+                 static_cast<unsigned long long>(tok->server->fallbacks()));
   return code;
 }
 
