@@ -405,3 +405,40 @@ TEST_SUITE("llama") {
     CHECK(r.err.find("kept-alive connection was closed") == std::string::npos);
   }
 }
+
+TEST_SUITE("llama") {
+  TEST_CASE("set-up waits for a loading server, takes its model and slots") {
+    if (auto why = missing(); !why.empty()) {
+      MESSAGE("skipped: " << why);
+      return;
+    }
+    // Start the server and ask at once, without waiting for /health: while
+    // it loads it answers 503 "Loading model".
+    temp_dir dir;
+    auto port = closed_port();
+    child_process server{{server_binary().string(), "-m", model_file().string(),
+                          "--host", "127.0.0.1", "--port", port, "-c", "4096",
+                          "-np", "2", "--chat-template", "chatml", "-t", "1"},
+                         dir.path() / "server.log"};
+    // Only wait until it accepts connections (any reply, 503 included).
+    for (int i = 0; i < 400; ++i) {
+      auto reply = llmmr::sim::test::http_call(
+        static_cast<uint16_t>(std::stoi(port)), "GET", "/v1/models");
+      if (reply.status != 0)
+        break;
+      std::this_thread::sleep_for(10ms);
+    }
+    auto r = run_llmmr({"ask", "--doc", "-", "--question", "Who is Spot?",
+                        "--endpoint", "http://127.0.0.1:" + port + "/v1",
+                        "--max-tokens", "48", "--json", "--set",
+                        "log.level=info", "--set", "job.max_failed_fraction=1",
+                        "--set", "client.ready_timeout_ms=60000"},
+                       long_document(4));
+    INFO("stderr: ", r.err.substr(0, 3000));
+    CHECK_NE(r.exit_code, 4);
+    // The only model of the server, and its 2 slots as the concurrency.
+    CHECK(r.err.find("model '" + model_file().string()) != std::string::npos);
+    CHECK(r.err.find("max_concurrency 2") != std::string::npos);
+    CHECK(r.err.find("context window 2048") != std::string::npos);
+  }
+}
