@@ -66,7 +66,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
   return f(caf::meta::type_name("progress_event"), x.job_id, x.stage,
            x.chunks_total, x.document_complete, x.chunks_mapped,
-           x.chunks_failed, x.chunks_in_flight, x.collapse_round, x.usage, x.elapsed_us, x.eta_us);
+           x.chunks_failed, x.chunks_in_flight, x.collapse_round, x.usage,
+           x.elapsed_us, x.eta_us);
 }
 
 } // namespace llmmr

@@ -202,11 +202,11 @@ TEST_SUITE("cli") {
     // shrinking, so the fallback drops records: exit 5, the losses listed in
     // the result and on stderr even with --quiet.
     sim_process sim;
-    auto r = run_command({llmmr_binary(), "ask", "--doc", "-", "--question",
-                          question, "--endpoint", sim.url, "--budget", "1024",
-                          "--set", "tokenizer.kind=approx", "--json",
-                          "--quiet"},
-                         document_with_fact(31, 60, fact), 120s);
+    auto r
+      = run_command({llmmr_binary(), "ask", "--doc", "-", "--question",
+                     question, "--endpoint", sim.url, "--budget", "1024",
+                     "--set", "tokenizer.kind=approx", "--json", "--quiet"},
+                    document_with_fact(31, 60, fact), 120s);
     INFO("stderr: ", r.err.substr(0, 3000));
     REQUIRE_EQ(r.exit_code, 5);
     auto res = parse(r);

@@ -102,8 +102,8 @@ TEST_SUITE("messages") {
     spec.model = "m";
     CHECK(round_trip(spec) == spec);
     CHECK(round_trip(sample_result()) == sample_result());
-    progress_event ev{1, job_stage::collapsing, 10, true, 8, 2, 3, 1, {10, 20}, 30,
-                      40};
+    progress_event ev{
+      1, job_stage::collapsing, 10, true, 8, 2, 3, 1, {10, 20}, 30, 40};
     CHECK(round_trip(ev) == ev);
     usage u{1, 2};
     CHECK(round_trip(u) == u);
