@@ -431,7 +431,7 @@ TEST_SUITE("llama") {
     auto r = run_llmmr({"ask", "--doc", "-", "--question", "Who is Spot?",
                         "--endpoint", "http://127.0.0.1:" + port + "/v1",
                         "--max-tokens", "48", "--json", "--set",
-                        "log.level=info", "--set", "job.max_failed_fraction=1",
+                        "log.level=debug", "--set", "job.max_failed_fraction=1",
                         "--set", "client.ready_timeout_ms=60000"},
                        long_document(4));
     INFO("stderr: ", r.err.substr(0, 3000));

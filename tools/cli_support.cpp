@@ -361,10 +361,10 @@ caf::expected<backend> connect_backend(const settings& s) {
                      : std::nullopt;
       ep.max_concurrency = slots ? static_cast<uint32_t>(*slots) : 8;
     }
-    spdlog::info("endpoint {}: profile {}, model '{}', context window {}, "
-                 "max_concurrency {}",
-                 name, to_string(ep.profile), ep.model, ep.context_window,
-                 ep.max_concurrency);
+    spdlog::debug("endpoint {}: profile {}, model '{}', context window {}, "
+                  "max_concurrency {}",
+                  name, to_string(ep.profile), ep.model, ep.context_window,
+                  ep.max_concurrency);
   }
   for (const auto& ep : opts->endpoints)
     if (ep.context_window != 0
