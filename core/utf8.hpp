@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace llmmr::utf8 {
@@ -80,5 +81,9 @@ size_t floor_boundary(std::string_view text, size_t pos) noexcept;
 
 /// Returns the number of code points in the well-formed `text`.
 size_t length(std::string_view text) noexcept;
+
+/// Appends the UTF-8 encoding of the code point `cp` (at most U+10FFFF) to
+/// `out`.
+void append(std::string& out, char32_t cp);
 
 } // namespace llmmr::utf8

@@ -21,20 +21,12 @@
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/hf_tokenizer.hpp"
 #include "llmmr/core/tiktoken.hpp"
+#include "llmmr/core/utf8.hpp"
 
 namespace {
 
 void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  llmmr::utf8::append(out, cp);
 }
 
 std::string make_corpus(const std::string& golden_path, size_t target) {

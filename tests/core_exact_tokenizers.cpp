@@ -22,6 +22,7 @@
 #include "llmmr/core/piece_cache.hpp"
 #include "llmmr/core/tiktoken.hpp"
 #include "llmmr/core/unicode_normalization.hpp"
+#include "llmmr/core/utf8.hpp"
 #include "test_support.hpp"
 
 using namespace std::literals;
@@ -100,23 +101,8 @@ const std::vector<golden_entry>& golden() {
     return;                                                                    \
   }
 
-/// Appends the UTF-8 encoding of `cp`.
 void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  llmmr::utf8::append(out, cp);
 }
 
 /// A random, well-formed UTF-8 text mixing scripts, digits, whitespace,
