@@ -476,6 +476,13 @@ const std::vector<field<settings>>& global_fields() {
       "unparsable) is asked for again with a corrective prompt, in every "
       "stage; 0 disables.",
       10));
+    v.push_back(choice_field<S>(
+      "job.strategy", [](S & s) -> auto& { return s.job.strategy; },
+      {"mapreduce", "chain", "direct"},
+      "How the document is divided among calls: \"mapreduce\" (map, "
+      "collapse, reduce), \"chain\" (Chain-of-Agents: chunks in order with a "
+      "running summary) or \"direct\" (one call, the document cut in the "
+      "middle to fit)."));
     // protocol
     v.push_back(choice_field<S>(
       "protocol.structured_output",
@@ -761,6 +768,8 @@ job_spec settings::to_job_spec(std::string question) const {
   job_spec result;
   result.question = std::move(question);
   result.profile = job.task;
+  if (!from_string(job.strategy, result.strategy))
+    result.strategy = strategy::mapreduce;
   result.budget = job.budget;
   result.max_tokens = job.max_tokens;
   result.reduce_max_tokens = job.reduce_max_tokens;

@@ -106,6 +106,8 @@ struct routing_settings {
 
 /// Defaults for the jobs a process runs (see `job_spec`).
 struct job_settings {
+  /// "mapreduce", "chain" or "direct" (see `llmmr::strategy`).
+  std::string strategy = "mapreduce";
   /// The prompt family.
   task_profile task = task_profile::qa;
   /// Per-call token budget `L`.

@@ -7,6 +7,7 @@
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record_kind.hpp"
 #include "llmmr/messages/record_status.hpp"
+#include "llmmr/messages/strategy.hpp"
 #include "llmmr/messages/structured_output.hpp"
 #include "llmmr/messages/task_profile.hpp"
 
@@ -94,6 +95,14 @@ constexpr std::array<std::string_view, 3> structured_output_names{
 static_assert(static_cast<size_t>(structured_output::text) + 1
               == structured_output_names.size());
 
+constexpr std::array<std::string_view, 3> strategy_names{
+  "mapreduce",
+  "chain",
+  "direct",
+};
+static_assert(static_cast<size_t>(strategy::direct) + 1
+              == strategy_names.size());
+
 constexpr std::array<std::string_view, 6> job_stage_names{
   "chunking", "mapping", "collapsing", "reducing", "done", "failed",
 };
@@ -140,6 +149,14 @@ std::string to_string(structured_output x) {
 
 bool from_string(std::string_view name, structured_output& x) {
   return parse_name(structured_output_names, name, x);
+}
+
+std::string to_string(strategy x) {
+  return name_of(strategy_names, x);
+}
+
+bool from_string(std::string_view name, strategy& x) {
+  return parse_name(strategy_names, name, x);
 }
 
 std::string to_string(job_stage x) {

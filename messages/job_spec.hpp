@@ -5,6 +5,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "llmmr/messages/strategy.hpp"
 #include "llmmr/messages/structured_output.hpp"
 #include "llmmr/messages/task_profile.hpp"
 
@@ -14,6 +15,8 @@ namespace llmmr {
 struct job_spec {
   /// The question to answer over the document.
   std::string question;
+  /// How the document is divided among calls.
+  llmmr::strategy strategy = strategy::mapreduce;
   /// The prompt family.
   task_profile profile = task_profile::qa;
   /// Per-call token budget `L` (method.md section 1).
@@ -64,8 +67,8 @@ constexpr uint32_t reduce_reserved_output(const job_spec& spec) noexcept {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
-  return f(caf::meta::type_name("job_spec"), x.question, x.profile, x.budget,
-           x.max_tokens, x.reduce_max_tokens, x.structured_output,
+  return f(caf::meta::type_name("job_spec"), x.question, x.strategy, x.profile,
+           x.budget, x.max_tokens, x.reduce_max_tokens, x.structured_output,
            x.max_failed_fraction, x.deadline_ms, x.early_collapse,
            x.reask_unparsable, x.model, x.temperature);
 }

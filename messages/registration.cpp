@@ -15,6 +15,7 @@
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/reduce_result.hpp"
+#include "llmmr/messages/strategy.hpp"
 #include "llmmr/messages/structured_output.hpp"
 
 namespace llmmr {
@@ -47,6 +48,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<record_status>("llmmr::record_status");
   cfg.add_message_type<record_kind>("llmmr::record_kind");
   cfg.add_message_type<structured_output>("llmmr::structured_output");
+  cfg.add_message_type<strategy>("llmmr::strategy");
   cfg.add_message_type<job_stage>("llmmr::job_stage");
   cfg.add_message_type<error_kind>("llmmr::error_kind");
   cfg.add_error_category(
