@@ -4,10 +4,12 @@
 
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,19 +70,53 @@ struct task_figures {
   double raw = 0;       // official rule on the raw text
   double extracted = 0; // official rule on the extracted answer
   double modified = 0;  // the reference's modified rule on the raw text
+  /// Lines the raw text scores and the extracted answer does not.
+  size_t raw_only = 0;
+  /// Those of `raw_only` whose text after the last "Answer:" label (the
+  /// model's own final answer) scores as well: the extractor lost it.
+  size_t raw_only_lost = 0;
+  /// Those of `raw_only` without any "Answer:" label.
+  size_t raw_only_unlabelled = 0;
 };
+
+/// Returns the text after the last "answer:" (any case) in `raw`, or
+/// `std::nullopt` when there is none.
+std::optional<std::string> after_last_answer_label(const std::string& raw) {
+  std::string lower;
+  for (char c : raw)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto pos = lower.rfind("answer:");
+  if (pos == std::string::npos)
+    return std::nullopt;
+  return raw.substr(pos + 7);
+}
 
 task_figures score_file(infinitebench_task task,
                         const std::vector<prediction_line>& lines) {
   double raw = 0, ext = 0, mod = 0;
+  task_figures out;
   for (auto& l : lines) {
     auto answer = extract(l.prediction, answer_kind_of(task));
-    raw += official_score(task, l.prediction, l.truth).value_or(0);
-    ext += official_score(task, answer, l.truth).value_or(0);
+    auto r = official_score(task, l.prediction, l.truth).value_or(0);
+    auto e = official_score(task, answer, l.truth).value_or(0);
+    raw += r;
+    ext += e;
     mod += modified_score(task, l.prediction, l.truth).value_or(0);
+    if (r > e) {
+      ++out.raw_only;
+      if (auto tail = after_last_answer_label(l.prediction)) {
+        if (official_score(task, *tail, l.truth).value_or(0) > e)
+          ++out.raw_only_lost;
+      } else {
+        ++out.raw_only_unlabelled;
+      }
+    }
   }
-  return {lines.size(), percent(raw, lines.size()), percent(ext, lines.size()),
-          percent(mod, lines.size())};
+  out.lines = lines.size();
+  out.raw = percent(raw, lines.size());
+  out.extracted = percent(ext, lines.size());
+  out.modified = percent(mod, lines.size());
+  return out;
 }
 
 } // namespace
@@ -279,9 +315,21 @@ TEST_SUITE("protocol") {
                       << " (modified rule on raw text " << fig.modified << ")");
         if (task == infinitebench_task::longdialogue_qa_eng) {
           // The En.Dia rule counts the name anywhere among the words, so the
-          // raw text gains from every candidate its rationale names; an
-          // answer alone cannot match that. Reported, not required.
-          WARN_GE(fig.extracted, fig.raw);
+          // raw text also scores when the model's final answer is wrong but
+          // its rationale names the right character among the candidates it
+          // rejected. A clean answer cannot keep that credit, and must not:
+          // it would reward the rationale, not the answer. What is required
+          // instead: every line the raw text wins is one where the model's
+          // own final answer (after its last "Answer:" label) is wrong too,
+          // so the extractor lost nothing the model answered; and the figure
+          // reaches the reference's processed file (18.50 for Llama-3).
+          MESSAGE(model << " En.Dia: " << fig.raw_only
+                        << " lines credited only through the rationale, "
+                        << fig.raw_only_unlabelled << " of them unlabelled");
+          CHECK_EQ(fig.raw_only_lost, 0u);
+          CHECK_LE(fig.raw_only_unlabelled * 20, fig.raw_only);
+          if (model == "raw-meta-llama-3-70b-instruct")
+            CHECK_GE(fig.extracted, 18.50);
         } else {
           CHECK_GE(fig.extracted, fig.raw);
         }
