@@ -4,6 +4,7 @@
 // concurrent jobs share the mappers fairly. Also what a worker node serves.
 
 #include "llmmr/actors/mapper_pool.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <deque>
 #include <map>
@@ -452,8 +453,9 @@ private:
         ++i;
       }
     }
-    spdlog::warn("worker {} went down ({}); mapping its {} chunk(s) elsewhere",
-                 s.worker, to_string(dm.reason), back.size());
+    logger()->warn(
+      "worker {} went down ({}); mapping its {} chunk(s) elsewhere", s.worker,
+      to_string(dm.reason), back.size());
     // `back` is in dispatch order; push the last one first.
     for (auto i = back.rbegin(); i != back.rend(); ++i) {
       if (i->dropped) {

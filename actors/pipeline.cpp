@@ -5,6 +5,7 @@
 // collapse planning) lives in core/.
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -519,9 +520,9 @@ private:
         || ++recollapses_ > 8)
       return false;
     reduce_budget_ = next;
-    spdlog::info("job {}: the reduce prompt was too long for the server; "
-                 "collapsing again into {} tokens",
-                 id_, next);
+    logger()->info("job {}: the reduce prompt was too long for the server; "
+                   "collapsing again into {} tokens",
+                   id_, next);
     ++calls_.reduce;
     stage_ = job_stage::collapsing;
     auto timeout = collapse_timeout(final_records_.size());
@@ -738,8 +739,8 @@ public:
     // the reply to a plain `send` and reflected it) must not take down every
     // job: CAF's default error handler would quit the front.
     set_error_handler([this](caf::error& err) {
-      spdlog::warn("pipeline: ignoring a stray error message: {}",
-                   describe(err));
+      logger()->warn("pipeline: ignoring a stray error message: {}",
+                     describe(err));
     });
     set_down_handler([this](caf::down_msg& dm) {
       for (auto& [id, job] : running_)
@@ -988,7 +989,7 @@ connect_workers(caf::actor_system& sys, const pipeline_options& opts) {
     auto hdl = connect_worker(sys, name, opts.worker_connect_timeout);
     if (!hdl) {
       auto why = describe(hdl.error());
-      spdlog::warn("pipeline: cannot use worker {}: {}", name, why);
+      logger()->warn("pipeline: cannot use worker {}: {}", name, why);
       problems += (problems.empty() ? "" : "; ") + name + ": " + why;
       continue;
     }

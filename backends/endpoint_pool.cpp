@@ -1,4 +1,5 @@
 #include "llmmr/backends/endpoint_pool.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -41,7 +42,7 @@ size_t endpoint_pool::pick(std::chrono::steady_clock::time_point now) {
     if (s.benched && now - s.benched_at >= opts_.bench_cooldown) {
       s.benched = false;
       s.failures = opts_.bench_after_failures - 1;
-      spdlog::info("llmmr: endpoint {} is back from its cool-down", s.m.name);
+      logger()->info("llmmr: endpoint {} is back from its cool-down", s.m.name);
     }
   }
   size_t best = slots_.size();
@@ -116,9 +117,9 @@ void endpoint_pool::report(size_t index, bool ok, bool transient) {
     s.benched = true;
     s.benched_at = clock_();
     ++s.times_benched;
-    spdlog::warn("llmmr: benching endpoint {} for {} ms after {} failures "
-                 "in a row",
-                 s.m.name, opts_.bench_cooldown.count(), s.failures);
+    logger()->warn("llmmr: benching endpoint {} for {} ms after {} failures "
+                   "in a row",
+                   s.m.name, opts_.bench_cooldown.count(), s.failures);
   }
 }
 

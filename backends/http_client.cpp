@@ -5,6 +5,7 @@
 #include <utility> // before the first asio header (Boost 1.74 with g++ 12)
 
 #include "llmmr/backends/http_client.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -303,10 +304,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     try {
       self->deliver(*call, std::move(res));
     } catch (const std::exception& ex) {
-      spdlog::error("llmmr client {}: a reply handler threw: {}", self->name,
-                    ex.what());
+      logger()->error("llmmr client {}: a reply handler threw: {}", self->name,
+                      ex.what());
     } catch (...) {
-      spdlog::error("llmmr client {}: a reply handler threw", self->name);
+      logger()->error("llmmr client {}: a reply handler threw", self->name);
     }
     self->slot_freed();
   }
@@ -375,9 +376,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       if (res.stale && reused_after_stream)
         closes_after_stream = true;
       if (res.stale && round == 0 && !stopping) {
-        spdlog::debug("llmmr client {}: kept-alive connection was closed by "
-                      "the server, reconnecting",
-                      name);
+        logger()->debug("llmmr client {}: kept-alive connection was closed by "
+                        "the server, reconnecting",
+                        name);
         // The other pooled connections are likely dead too (a restart):
         // drop them and connect fresh.
         for (auto& c : idle)
@@ -762,9 +763,9 @@ http_client::make(endpoint_options opts, client_timeouts timeouts) {
       ctx.set_verify_mode(ssl::verify_peer);
     } else {
       ctx.set_verify_mode(ssl::verify_none);
-      spdlog::warn("llmmr client {}: TLS certificate verification is OFF; "
-                   "the connection can be intercepted",
-                   ptr->name);
+      logger()->warn("llmmr client {}: TLS certificate verification is OFF; "
+                     "the connection can be intercepted",
+                     ptr->name);
     }
   }
   ptr->guard.emplace(ptr->ioc.get_executor());
@@ -775,8 +776,8 @@ http_client::make(endpoint_options opts, client_timeouts timeouts) {
         raw->ioc.run();
         return;
       } catch (const std::exception& ex) {
-        spdlog::error("llmmr client {}: event loop error: {}", raw->name,
-                      ex.what());
+        logger()->error("llmmr client {}: event loop error: {}", raw->name,
+                        ex.what());
       }
     }
   }};

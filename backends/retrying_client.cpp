@@ -1,4 +1,5 @@
 #include "llmmr/backends/retrying_client.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -98,19 +99,19 @@ void retrying_client::attempt(std::shared_ptr<call> c) {
       auto delay = policy_.next_delay(decision, c->attempts, elapsed);
       if (!delay) {
         if (decision.retry && c->attempts > 1)
-          spdlog::warn("llmmr: giving up on {} after {} attempts ({} ms): {}",
-                       info.endpoint.empty() ? "endpoint" : info.endpoint,
-                       c->attempts, elapsed.count(), info.reason);
+          logger()->warn("llmmr: giving up on {} after {} attempts ({} ms): {}",
+                         info.endpoint.empty() ? "endpoint" : info.endpoint,
+                         c->attempts, elapsed.count(), info.reason);
         --outstanding_;
         c->done(std::move(res), std::move(info));
         return;
       }
       ++retries_;
-      spdlog::warn("llmmr: retry {} of {}{}{} on {} in {} ms: {}",
-                   c->attempts + 1, policy_.options().max_attempts,
-                   c->req.label.empty() ? "" : " for ", c->req.label,
-                   info.endpoint.empty() ? "endpoint" : info.endpoint,
-                   delay->count(), info.reason);
+      logger()->warn("llmmr: retry {} of {}{}{} on {} in {} ms: {}",
+                     c->attempts + 1, policy_.options().max_attempts,
+                     c->req.label.empty() ? "" : " for ", c->req.label,
+                     info.endpoint.empty() ? "endpoint" : info.endpoint,
+                     delay->count(), info.reason);
       wait_(*delay, [this, c] { attempt(c); });
     },
     c->on_delta);

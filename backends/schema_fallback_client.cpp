@@ -1,4 +1,5 @@
 #include "llmmr/backends/schema_fallback_client.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <string>
 #include <utility>
@@ -50,9 +51,9 @@ void schema_fallback_client::chat(chat_request req, reply_handler done,
         return;
       }
       if (!flag->exchange(true))
-        spdlog::warn("llmmr: the endpoint rejected a JSON-schema request "
-                     "({}); using text output from now on",
-                     describe(res.error()));
+        logger()->warn("llmmr: the endpoint rejected a JSON-schema request "
+                       "({}); using text output from now on",
+                       describe(res.error()));
       inner->chat(
         std::move(*retry),
         [count,

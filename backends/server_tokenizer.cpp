@@ -1,4 +1,5 @@
 #include "llmmr/backends/server_tokenizer.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -73,9 +74,9 @@ size_t server_tokenizer::count(std::string_view text) const {
   auto n = ask(text);
   if (!n) {
     if (fallbacks_++ == 0)
-      spdlog::warn("llmmr: the server tokenizer failed ({}); counting with "
-                   "twice the estimate where it fails",
-                   describe(n.error()));
+      logger()->warn("llmmr: the server tokenizer failed ({}); counting with "
+                     "twice the estimate where it fails",
+                     describe(n.error()));
     return 2 * approx_tokenizer{}.count(text);
   }
   std::lock_guard<std::mutex> guard{mtx_};

@@ -2,6 +2,7 @@
 
 #include <utility> // must precede the first asio header (Boost 1.74, g++ 12)
 
+#include "llmmr/core/log.hpp"
 #include "llmmr/sim/sim_server.hpp"
 
 #include <chrono>
@@ -367,8 +368,8 @@ struct sim_server::impl {
       target = target.substr(0, q);
     auto method = req.method();
     update([](sim_stats& s) { ++s.requests; });
-    spdlog::debug("sim: {} {} ({})", std::string_view{req.method_string()},
-                  target, rid);
+    logger()->debug("sim: {} {} ({})", std::string_view{req.method_string()},
+                    target, rid);
     if (target == "/health") {
       co_return co_await reply(ch, 200, "application/json",
                                R"({"status":"ok"})", rid, keep_alive);
@@ -714,9 +715,9 @@ struct sim_server::impl {
     } catch (const boost::system::system_error& ex) {
       if (ex.code() != http::error::end_of_stream
           && ex.code() != asio::error::operation_aborted)
-        spdlog::debug("sim: connection ended: {}", ex.what());
+        logger()->debug("sim: connection ended: {}", ex.what());
     } catch (const std::exception& ex) {
-      spdlog::warn("sim: connection failed: {}", ex.what());
+      logger()->warn("sim: connection failed: {}", ex.what());
     }
     if (!closed && !stopping) {
       try {
@@ -745,7 +746,7 @@ struct sim_server::impl {
       } catch (const boost::system::system_error& ex) {
         if (stopping || !acceptor.is_open())
           co_return;
-        spdlog::warn("sim: accept failed: {}", ex.what());
+        logger()->warn("sim: accept failed: {}", ex.what());
       }
     }
   }
@@ -801,12 +802,12 @@ caf::expected<std::unique_ptr<sim_server>> sim_server::start(sim_options opts) {
         raw->ioc.run();
         break;
       } catch (const std::exception& ex) {
-        spdlog::error("sim: io thread: {}", ex.what());
+        logger()->error("sim: io thread: {}", ex.what());
       }
     }
   }};
-  spdlog::debug("sim: listening on {}:{}{}", o.host, raw->bound_port,
-                raw->ssl_ctx ? " (TLS)" : "");
+  logger()->debug("sim: listening on {}:{}{}", o.host, raw->bound_port,
+                  raw->ssl_ctx ? " (TLS)" : "");
   return std::unique_ptr<sim_server>{new sim_server(std::move(self))};
 }
 

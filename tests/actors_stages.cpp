@@ -385,7 +385,7 @@ TEST_SUITE("actors") {
   // -- collapser --------------------------------------------------------------
 
   TEST_CASE("collapser actor: rounds until the records fit, provenance kept") {
-    fixture fx{[](const chat_request& req) -> caf::expected<chat_reply> {
+    fixture fx{[](const chat_request&) -> caf::expected<chat_reply> {
       return scripted_client::reply(
         note_text("Clues point to Oslo.", "Oslo", 4));
     }};

@@ -34,6 +34,7 @@
 #  include "llmmr/backends/discovery.hpp"
 #  include "llmmr/backends/http_client.hpp"
 #  include "llmmr/backends/retrying_client.hpp"
+#  include "llmmr/core/log.hpp"
 #  include "llmmr/sim/sim_server.hpp"
 
 extern char** environ;
@@ -113,25 +114,19 @@ caf::expected<chat_reply> call(llm_client& client, chat_request req,
 struct log_capture {
   std::ostringstream out;
   std::shared_ptr<spdlog::logger> previous;
-  spdlog::level::level_enum previous_level;
 
   log_capture() {
-    previous = spdlog::default_logger();
-    previous_level = spdlog::get_level();
+    previous = llmmr::logger();
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
     auto logger = std::make_shared<spdlog::logger>("capture", sink);
     logger->set_level(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
-    spdlog::set_level(spdlog::level::trace);
+    llmmr::set_logger(logger);
   }
 
-  ~log_capture() {
-    spdlog::set_default_logger(previous);
-    spdlog::set_level(previous_level);
-  }
+  ~log_capture() { llmmr::set_logger(previous); }
 
   std::string text() {
-    spdlog::default_logger()->flush();
+    llmmr::logger()->flush();
     return out.str();
   }
 };

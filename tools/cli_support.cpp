@@ -1,4 +1,5 @@
 #include "llmmr/tools/cli_support.hpp"
+#include "llmmr/core/log.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -361,10 +362,10 @@ caf::expected<backend> connect_backend(const settings& s) {
                      : std::nullopt;
       ep.max_concurrency = slots ? static_cast<uint32_t>(*slots) : 8;
     }
-    spdlog::debug("endpoint {}: profile {}, model '{}', context window {}, "
-                  "max_concurrency {}",
-                  name, to_string(ep.profile), ep.model, ep.context_window,
-                  ep.max_concurrency);
+    logger()->debug("endpoint {}: profile {}, model '{}', context window {}, "
+                    "max_concurrency {}",
+                    name, to_string(ep.profile), ep.model, ep.context_window,
+                    ep.max_concurrency);
   }
   for (const auto& ep : opts->endpoints)
     if (ep.context_window != 0
@@ -450,14 +451,14 @@ settings_sources_from(const parsed_args& args,
 caf::error configure_logging(const settings& s) {
   try {
     if (!s.log.file.empty()) {
-      auto logger = spdlog::basic_logger_mt("llmmr-file", s.log.file);
-      spdlog::set_default_logger(std::move(logger));
+      set_log_sinks(
+        {std::make_shared<spdlog::sinks::basic_file_sink_mt>(s.log.file)});
     } else if (::isatty(STDERR_FILENO)) {
       // Clear the progress bar's line first; the bar redraws itself below
       // the log line at the next progress event.
-      spdlog::set_pattern("\r\x1b[K[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+      logger()->set_pattern("\r\x1b[K[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
     }
-    spdlog::set_level(spdlog::level::from_str(s.log.level));
+    set_log_level(spdlog::level::from_str(s.log.level));
   } catch (const std::exception& ex) {
     return make_error(error_kind::config, "log.file: cannot open '" + s.log.file
                                             + "': " + ex.what());

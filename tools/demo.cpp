@@ -18,6 +18,7 @@
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/haystack.hpp"
+#include "llmmr/core/log.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 #include "llmmr/sim/sim_server.hpp"
@@ -108,7 +109,7 @@ int run_demo(arg_list raw) {
   bool as_json = args->has("json");
   auto mode
     = args->has("quiet") ? progress_mode::none : default_progress_mode();
-  spdlog::set_level(spdlog::level::err);
+  set_log_level(spdlog::level::err);
 
   // 1. The simulator, in this process, on loopback.
   sim::sim_options sim_opts;

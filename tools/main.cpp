@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "llmmr/core/log.hpp"
 #include "llmmr/tools/command.hpp"
 
 namespace llmmr::cli {
@@ -51,7 +52,8 @@ std::vector<command> registered_commands() {
 int main(int argc, char** argv) {
   using namespace llmmr::cli;
   // Logs go to stderr: stdout carries answers and JSON that scripts parse.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("llmmr"));
+  llmmr::set_log_sinks(
+    {std::make_shared<spdlog::sinks::stderr_color_sink_mt>()});
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty()) {
     print_help(stderr);

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "llmmr/core/log.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
@@ -144,8 +145,8 @@ int run_sim(arg_list raw) {
     print_error("sim", opts.error());
     return exit_usage;
   }
-  spdlog::set_level(args->has("verbose") ? spdlog::level::debug
-                                         : spdlog::level::warn);
+  set_log_level(args->has("verbose") ? spdlog::level::debug
+                                     : spdlog::level::warn);
   // Block the signals before the io thread starts so only we see them.
   stop_signals signals;
   auto server = sim::sim_server::start(*opts);
