@@ -97,7 +97,8 @@ std::string infinitebench_scorer_names();
 
 /// Scores one prediction of `task` with `scorer`'s rule for that task.
 ///
-/// Official rules (`src/compute_scores.py`), rewritten here:
+/// Official rules (`src/compute_scores.py`), rewritten here; splitting,
+/// stripping, case and `\b` keep Python's Unicode meaning (python_text.hpp):
 /// - PassKey, Number: the first run of digits equals the ground truth.
 /// - KV: the ground truth is one of the words of the prediction after
 ///   `\n : " ' . , ? ! { }` are replaced by blanks.
@@ -107,7 +108,7 @@ std::string infinitebench_scorer_names();
 /// - En.MC: a first character A-D decides; else the whole prediction equal
 ///   to an option; else the text after "answer is:", "answer:", "answer is"
 ///   or "option is" starting with the option text or letter; else the first
-///   word made of the letters A-D.
+///   word that is a piece of "ABCD" (Python's `word in "ABCD"`).
 /// - Code.Debug: "B." or "B:" at the start; else the text after "answer
 ///   is:", "is:", "answer:" or "correct option is:" (the first of these
 ///   found) starting with the letter or the function name.
@@ -122,11 +123,15 @@ std::string infinitebench_scorer_names();
 /// The LLM×MapReduce rules differ on these tasks only:
 /// - PassKey, Number: the ground truth is any of the runs of digits.
 /// - Code.Debug: the last standalone letter A-J of the first line holding
-///   one equals the truth; else the prediction (after the official blanking)
-///   starts with the letter or the function name; else the official prefix
-///   rule with "Answer:" added.
+///   one (Python's `\b[A-J]\b(?!.*\b[A-J]\b)`, whose `.` stops at a new
+///   line) equals the truth; else the prediction (after the official
+///   blanking) starts with the letter or the function name; else the prefix
+///   rule over "answer is:", "Answer:", "is:", "answer:" (the official list
+///   with "Answer:" added and "correct option is:" dropped). The official
+///   "B."/"B:" test is gone, the start test covers it.
 /// - En.MC: the last standalone letter A-D of the first line holding one is
-///   among the truths; else the official rule with "Answer:" added.
+///   among the truths; else the official rule with "Answer:" put first
+///   among the prefixes.
 /// - En.Dia: any truth in upper case is a substring of the prediction in
 ///   upper case.
 ///
