@@ -74,8 +74,8 @@ answer_kind answer_kind_of(infinitebench_task x) noexcept;
 
 /// The two sets of scoring rules a prediction can be scored with. A reported
 /// number must always say which one produced it: on the same predictions
-/// they differ by up to 50 points (PassKey of LLM×MapReduce's Llama-3-70B
-/// run: 47.97 official, 100.00 modified).
+/// they differ by as much as 52 points (PassKey of LLM×MapReduce's
+/// Llama-3-70B run: 47.97 official, 100.00 modified).
 enum class infinitebench_scorer : uint8_t {
   /// InfiniteBench's own scorer, `src/compute_scores.py` of OpenBMB/
   /// InfiniteBench at commit 88b3daa (the numbers of its README).
