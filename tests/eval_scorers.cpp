@@ -14,6 +14,7 @@
 
 #include "llmmr/core/infinitebench_predictions.hpp"
 #include "llmmr/core/infinitebench_score.hpp"
+#include "llmmr/core/python_text.hpp"
 #include "llmmr/core/rouge.hpp"
 #include "llmmr/messages/error_kind.hpp"
 
@@ -88,6 +89,35 @@ const published_figure published[] = {
 } // namespace
 
 TEST_SUITE("protocol") {
+
+  TEST_CASE("python_text splits, strips and changes case as Python does") {
+    namespace py = python_text;
+    using v = std::vector<std::string>;
+    // U+00A0, U+3000 and U+2009 are white space for str.split(); U+200B
+    // (zero width space) is not.
+    CHECK_EQ(py::split(" a\xC2\xA0"
+                       "b\xE3\x80\x80"
+                       "c\xE2\x80\x89"
+                       "d\xE2\x80\x8B"
+                       "e\n"),
+             v{"a", "b", "c",
+               "d\xE2\x80\x8B"
+               "e"});
+    CHECK_EQ(py::strip("\xE3\x80\x80 x y\t\xC2\xA0"), "x y");
+    CHECK_EQ(py::strip(" \n"), "");
+    CHECK_EQ(
+      py::encode(py::lower(py::decode("\xC3\x89T\xC3\xA9 \xEF\xBC\xA1"))),
+      "\xC3\xA9t\xC3\xA9 \xEF\xBD\x81"); // ÉTé Ａ -> été ａ
+    CHECK_EQ(py::lower(py::decode("\xC4\xB0")), std::u32string{U'i', 0x307});
+    CHECK_EQ(py::encode(py::upper(py::decode("ace\xC3\xA9"))), "ACE\xC3\x89");
+    CHECK(py::is_word_char(U'_'));
+    CHECK(py::is_word_char(0x7EA2));  // 红
+    CHECK(!py::is_word_char(0x201C)); // a curly quote
+    // Bytes that are not UTF-8 are one U+FFFD each.
+    CHECK_EQ(py::decode("a\xFF"
+                        "b"),
+             std::u32string{U'a', 0xFFFD, U'b'});
+  }
 
   TEST_CASE("rouge tokens are rouge_score's default ones") {
     using v = std::vector<std::string>;
