@@ -18,6 +18,9 @@
 
 namespace llmmr::cli {
 
+/// `llmmr eval score` (tools/eval_score.cpp).
+int run_eval_score(arg_list args);
+
 namespace {
 
 /// A subcommand of `llmmr eval`.
@@ -157,6 +160,8 @@ int run_extract(arg_list raw_args) {
 constexpr eval_subcommand eval_subcommands[] = {
   {"extract", "read clean answers out of raw reduce outputs (JSONL)",
    run_extract},
+  {"score", "score prediction files (official or llmxmapreduce scorer)",
+   run_eval_score},
 };
 
 void print_eval_help(std::FILE* out) {
