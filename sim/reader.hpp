@@ -21,6 +21,12 @@ enum class prompt_kind {
   collapse,
   /// A reduce prompt: the records to answer from.
   reduce,
+  /// A Chain-of-Agents worker prompt: the notes so far and one chunk.
+  chain_step,
+  /// A Chain-of-Agents manager prompt: the last notes.
+  chain_answer,
+  /// A direct prompt: the (cut) document.
+  direct,
   /// Anything else.
   unknown,
 };
@@ -37,8 +43,11 @@ struct prompt_parts {
   std::string profile;
   /// The question (or task).
   std::string question;
-  /// The chunk text of a map prompt.
+  /// The chunk text of a map or chain worker prompt, the document of a
+  /// direct prompt.
   std::string chunk;
+  /// The notes of a chain worker or manager prompt.
+  std::string notes;
   /// The rendered records of a collapse or reduce prompt.
   std::string records;
   /// True when the prompt uses the Chinese labels.
