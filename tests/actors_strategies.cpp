@@ -287,7 +287,7 @@ TEST_SUITE("actors") {
     REQUIRE_EQ(calls.size(), 1u);
     auto text = between(scripted_client::prompt_of(calls[0]), "<document>\n",
                         "\n</document>");
-    CHECK_EQ(text + "\n", doc);
+    CHECK_EQ(text, doc);
     CHECK_FALSE(res->partial);
     CHECK_EQ(res->cut_tokens, 0u);
   }
