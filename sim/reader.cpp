@@ -807,7 +807,10 @@ void answer_combine(const prompt_parts& parts, reader_reply& reply) {
 // most on the question become the new notes, one per line (no quotes, so the
 // next worker reads them as sentences again).
 void answer_chain_step(const prompt_parts& parts, reader_reply& reply) {
-  auto combined = parts.notes + "\n" + parts.chunk;
+  // The notes before the first part say nothing yet.
+  auto first
+    = parts.notes == "Nothing read yet." || parts.notes == "尚未阅读任何内容。";
+  auto combined = first ? parts.chunk : parts.notes + "\n" + parts.chunk;
   if (parts.summary) {
     reply.text = digest(combined, 600);
     reply.answer = reply.text;
