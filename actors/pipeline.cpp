@@ -424,6 +424,9 @@ private:
   /// to the collapser as soon as every chunk before them finished (a settled
   /// prefix, in document order); the collapser collapses full groups at once.
   void accept(uint32_t index, std::vector<record> xs) {
+    // The baselines keep no records here (chain: the runner holds the notes).
+    if (spec_.strategy != strategy::mapreduce)
+      return;
     if (!spec_.early_collapse) {
       for (auto& r : xs)
         records_.push_back(std::move(r));

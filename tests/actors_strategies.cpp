@@ -201,6 +201,17 @@ TEST_SUITE("actors") {
     CHECK_EQ(res->evidence[0].record.chunks.size(), steps.size() - 1);
   }
 
+  TEST_CASE("chain: mapreduce-only options are ignored") {
+    fixture f;
+    auto spec = spec_for(strategy::chain);
+    spec.early_collapse = true;
+    auto res = f.job(spec, lines(300));
+    REQUIRE(res);
+    CHECK_EQ(res->calls.collapse, 0u);
+    CHECK(f.requests_of("collapse").empty());
+    CHECK(f.requests_of("map").empty());
+  }
+
   TEST_CASE("chain: too many failed worker calls fail the job") {
     fixture f;
     f.chain_fn = [](const chat_request&) -> caf::expected<chat_reply> {
