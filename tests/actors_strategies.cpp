@@ -212,6 +212,37 @@ TEST_SUITE("actors") {
     CHECK(f.requests_of("map").empty());
   }
 
+  TEST_CASE("chain: a cancelled job stops its chain") {
+    fixture f;
+    f.client = std::make_shared<scripted_client>(
+      [](const chat_request&) -> caf::expected<chat_reply> {
+        return scripted_client::reply("seen something");
+      },
+      scripted_client::mode::deferred);
+    auto p = spawn_pipeline(*f.sys, pipeline_options{}, f.client, f.tok);
+    REQUIRE(p);
+    f.pipe = *p;
+    f.sched->run();
+    auto id = f.ask<uint64_t>(job_doc_atom::value, spec_for(strategy::chain),
+                              lines(300));
+    REQUIRE(id);
+    // One worker call at a time: the chain is sequential.
+    CHECK_EQ(f.client->pending(), 1u);
+    f.client->complete_all();
+    f.sched->run();
+    CHECK_EQ(f.client->pending(), 1u);
+    CHECK_EQ(f.client->calls(), 2u);
+    auto cancelled = f.ask<bool>(job_cancel_atom::value, *id);
+    REQUIRE(cancelled);
+    CHECK(*cancelled);
+    auto res = f.ask<job_result>(job_result_atom::value, *id);
+    REQUIRE_FALSE(res);
+    CHECK_EQ(kind_of(res.error()), error_kind::cancelled);
+    f.client->complete_all();
+    f.sched->run();
+    CHECK_EQ(f.client->calls(), 2u);
+  }
+
   TEST_CASE("chain: too many failed worker calls fail the job") {
     fixture f;
     f.chain_fn = [](const chat_request&) -> caf::expected<chat_reply> {
