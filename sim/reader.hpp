@@ -13,7 +13,8 @@
 
 namespace llmmr::sim {
 
-/// What kind of prompt the reader recognised.
+/// What kind of prompt the reader recognised (the value indexes
+/// `reply_styles::by_kind`).
 enum class prompt_kind {
   /// A map prompt: one chunk and a question.
   map,
@@ -21,14 +22,14 @@ enum class prompt_kind {
   collapse,
   /// A reduce prompt: the records to answer from.
   reduce,
+  /// Anything else.
+  unknown,
   /// A Chain-of-Agents worker prompt: the notes so far and one chunk.
   chain_step,
   /// A Chain-of-Agents manager prompt: the last notes.
   chain_answer,
   /// A direct prompt: the (cut) document.
   direct,
-  /// Anything else.
-  unknown,
 };
 
 /// Returns the name of `x`, e.g. `"collapse"`.

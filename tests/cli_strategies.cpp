@@ -89,6 +89,32 @@ TEST_SUITE("cli") {
     CHECK(r2.err.find("direct cut") != std::string::npos);
   }
 
+  TEST_CASE("ask --strategy chain: a manager reply that stays cut off exits "
+            "8, one cut only once is re-asked") {
+    temp_dir dir;
+    auto doc = dir.write("doc.txt", document_with_fact(5, 20, fact));
+    {
+      sim_process sim{{"--replies", "manager=truncated"}};
+      auto r = ask({"--doc", doc, "--question", question, "--endpoint", sim.url,
+                    "--strategy", "chain", "--json"});
+      INFO("stderr: ", r.err);
+      CHECK_EQ(r.exit_code, 8);
+      CHECK(r.err.find("manager output") != std::string::npos);
+    }
+    {
+      sim_process sim{{"--replies", "manager=truncated_first"}};
+      auto r = ask({"--doc", doc, "--question", question, "--endpoint", sim.url,
+                    "--strategy", "chain", "--json"});
+      INFO("stderr: ", r.err);
+      REQUIRE_EQ(r.exit_code, 0);
+      auto res = parse_json(r);
+      CHECK_EQ(res["reasks"]["reduce"].get<unsigned>(), 1u);
+      CHECK_EQ(res["calls"]["reduce"].get<unsigned>(), 2u);
+      CHECK(res["answer"].get<std::string>().find("Blue Heron")
+            != std::string::npos);
+    }
+  }
+
   TEST_CASE("ask --strategy rejects an unknown name") {
     temp_dir dir;
     auto doc = dir.write("doc.txt", "Some text.\n");
