@@ -115,6 +115,29 @@ TEST_SUITE("cli") {
     }
   }
 
+  TEST_CASE("plan states the calls of every strategy") {
+    temp_dir dir;
+    auto doc = dir.write("doc.txt", document_with_fact(5, 40, fact));
+    auto r = run_command({llmmr_binary(), "plan", "--doc", doc, "--question",
+                          question, "--budget", "1536", "--json"},
+                         {}, 120s);
+    INFO("stderr: ", r.err);
+    REQUIRE_EQ(r.exit_code, 0);
+    auto res = parse_json(r);
+    auto& st = res["strategies"];
+    auto chain_chunks = st["chain"]["chunks"].get<unsigned>();
+    // Chain chunks are smaller: the notes share the worker's prompt.
+    CHECK_GE(chain_chunks, res["map_calls"].get<unsigned>());
+    CHECK_EQ(st["chain"]["calls"].get<unsigned>(), chain_chunks + 1);
+    CHECK(st["chain"]["sequential"].get<bool>());
+    CHECK_EQ(st["direct"]["calls"].get<unsigned>(), 1u);
+    CHECK_GT(st["direct"]["cut_tokens"].get<unsigned>(), 0u);
+    auto text = run_command({llmmr_binary(), "plan", "--doc", doc, "--question",
+                             question, "--budget", "1536"},
+                            {}, 120s);
+    CHECK(text.out.find("sequential calls") != std::string::npos);
+  }
+
   TEST_CASE("ask --strategy rejects an unknown name") {
     temp_dir dir;
     auto doc = dir.write("doc.txt", "Some text.\n");
