@@ -26,16 +26,21 @@
 #include <caf/send.hpp>
 
 #include "llmmr/actors/calibrator_actor.hpp"
+#include "llmmr/actors/chain_runner.hpp"
 #include "llmmr/actors/chunker_actor.hpp"
 #include "llmmr/actors/collapser_actor.hpp"
+#include "llmmr/actors/direct_runner.hpp"
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/pipeline_context.hpp"
 #include "llmmr/actors/reducer_actor.hpp"
 #include "llmmr/backends/schema_fallback_client.hpp"
 #include "llmmr/core/ascii.hpp"
 #include "llmmr/core/budget.hpp"
+#include "llmmr/core/chain_protocol.hpp"
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
+#include "llmmr/core/direct_window.hpp"
+#include "llmmr/core/token_cut.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
 
@@ -133,6 +138,7 @@ public:
             + std::to_string(spec_.deadline_ms) + " ms" + outstanding_note()));
       },
       [this](map_started_atom, uint32_t index) { on_started(index); },
+      [this](chain_done_atom, map_outcome& out) { on_outcome(std::move(out)); },
     };
   }
 
@@ -151,26 +157,48 @@ private:
       = spawn_chunker(system(), ctx_->tok, copts, ctx_->opts.chunk_window,
                       caf::actor_cast<chunk_sink_actor>(self));
     link_to(chunker_);
-    reduce_budget_ = std::min(budget_.collapse_payload, budget_.reduce_payload);
-    collapser_
-      = spawn_collapser(system(), ctx_, id_, spec_, reduce_budget_,
-                        caf::actor_cast<collapse_observer_actor>(self));
-    link_to(collapser_);
     reducer_ = spawn_reducer(system(), ctx_, id_, spec_);
     link_to(reducer_);
+    switch (spec_.strategy) {
+    case strategy::chain:
+      chain_ = spawn_chain_runner(system(), ctx_, id_, spec_, budget_,
+                                  caf::actor_cast<chain_sink_actor>(self));
+      link_to(chain_);
+      final_budget_ = budget_.chain_answer_payload;
+      break;
+    case strategy::direct:
+      direct_ = spawn_direct_runner(system(), ctx_, budget_.direct_payload);
+      link_to(direct_);
+      final_budget_ = budget_.direct_payload;
+      break;
+    default:
+      reduce_budget_
+        = std::min(budget_.collapse_payload, budget_.reduce_payload);
+      collapser_
+        = spawn_collapser(system(), ctx_, id_, spec_, reduce_budget_,
+                          caf::actor_cast<collapse_observer_actor>(self));
+      link_to(collapser_);
+    }
   }
 
   bool is_stage(const caf::actor_addr& x) const {
-    return x == chunker_.address() || x == collapser_.address()
-           || x == reducer_.address();
+    return x == chunker_.address() || x == reducer_.address()
+           || (collapser_ && x == collapser_.address())
+           || (chain_ && x == chain_.address())
+           || (direct_ && x == direct_.address());
   }
 
   /// Ends the stage actors with `reason`; the chunker answers its held acks
   /// and the end-of-document request with it.
   void stop_stages(const caf::error& reason) {
     send_exit(chunker_, reason);
-    send_exit(collapser_, reason);
     send_exit(reducer_, reason);
+    if (collapser_)
+      send_exit(collapser_, reason);
+    if (chain_)
+      send_exit(chain_, reason);
+    if (direct_)
+      send_exit(direct_, reason);
   }
 
   void on_exit_msg(caf::exit_msg& msg) {
@@ -240,7 +268,22 @@ private:
     c.index = index;
     c.job_id = id_;
     ranges_.push_back(c.range);
+    document_tokens_ += c.tokens;
     states_.push_back(chunk_state::waiting);
+    if (spec_.strategy == strategy::direct) {
+      // No call per chunk: the direct runner keeps the head and the tail,
+      // and the chunk leaves the window at once.
+      if (!ascii::trim(c.text).empty())
+        has_text_ = true;
+      send(direct_, direct_piece_atom::value, std::move(c));
+      states_.back() = chunk_state::mapped;
+      ++mapped_;
+      ++done_chunks_;
+      credit(index);
+      publish(false);
+      maybe_mapped();
+      return;
+    }
     if (!map_started_) {
       map_started_ = true;
       map_t0_ = clock_type::now();
@@ -258,6 +301,12 @@ private:
       return;
     }
     has_text_ = true;
+    if (spec_.strategy == strategy::chain) {
+      // The chain runner reads the chunks one after another, in the order
+      // they are sent, and reports each start and end.
+      send(chain_, chain_step_atom::value, std::move(c));
+      return;
+    }
     map_task task{std::move(c), spec_, budget_.chunk_payload};
     request(pool_, ctx_->opts.map_timeout * 2, map_atom::value, std::move(task))
       .then([this](map_outcome& out) { on_outcome(std::move(out)); },
@@ -376,6 +425,9 @@ private:
   /// to the collapser as soon as every chunk before them finished (a settled
   /// prefix, in document order); the collapser collapses full groups at once.
   void accept(uint32_t index, std::vector<record> xs) {
+    // The baselines keep no records here (chain: the runner holds the notes).
+    if (spec_.strategy != strategy::mapreduce)
+      return;
     if (!spec_.early_collapse) {
       for (auto& r : xs)
         records_.push_back(std::move(r));
@@ -429,7 +481,131 @@ private:
         return;
       }
     }
-    collapse();
+    switch (spec_.strategy) {
+    case strategy::chain:
+      chain_answer();
+      break;
+    case strategy::direct:
+      direct_answer();
+      break;
+    default:
+      collapse();
+    }
+  }
+
+  // -- the baselines ----------------------------------------------------------
+
+  /// Chain: takes the last notes from the runner and asks the manager.
+  void chain_answer() {
+    stage_ = job_stage::reducing;
+    publish(true);
+    request(chain_, ctx_->opts.call_timeout, chain_notes_atom::value)
+      .then(
+        [this](chain_notes& notes) {
+          for (auto& l : notes.losses)
+            losses_.push_back(std::move(l));
+          notes.losses.clear();
+          chain_notes_ = std::move(notes);
+          manager_call();
+        },
+        [this](caf::error& err) {
+          fail(make_error(request_error_kind(err),
+                          "job " + std::to_string(id_)
+                            + ": the chain runner did not hand over its "
+                              "notes: "
+                            + describe(err)));
+        });
+  }
+
+  /// Renders the manager prompt over the last notes, cut to `final_budget_`
+  /// when they are longer, and makes the final call.
+  void manager_call() {
+    auto notes = chain_notes_.text;
+    auto have = ctx_->tok->count(notes);
+    if (have > final_budget_) {
+      notes.resize(prefix_within(notes, final_budget_, *ctx_->tok));
+      losses_.push_back(evidence_loss{
+        {},
+        {},
+        0,
+        "chain: the last notes were cut from " + std::to_string(have) + " to "
+          + std::to_string(final_budget_) + " tokens to fit the manager call"});
+    }
+    final_notes_ = notes;
+    auto prompt = render_chain_answer_prompt(*ctx_->prompts, spec_, notes);
+    if (!prompt) {
+      fail(std::move(prompt.error()));
+      return;
+    }
+    final_call("manager", std::move(*prompt));
+  }
+
+  /// Direct: takes the document's head and tail from the runner and makes
+  /// the one call.
+  void direct_answer() {
+    stage_ = job_stage::reducing;
+    publish(true);
+    request(direct_, ctx_->opts.call_timeout, direct_text_atom::value,
+            uint64_t{final_budget_})
+      .then(
+        [this](direct_text& dt) {
+          auto prompt = render_direct_prompt(*ctx_->prompts, spec_, dt.text);
+          if (!prompt) {
+            fail(std::move(prompt.error()));
+            return;
+          }
+          direct_text_ = std::move(dt);
+          direct_text_.text.clear();
+          if (direct_text_.truncated)
+            spdlog::debug("job {}: direct: {} of {} document tokens cut from "
+                          "the middle to fit the budget",
+                          id_, direct_text_.cut_tokens,
+                          direct_text_.document_tokens);
+          final_call("direct", std::move(*prompt));
+        },
+        [this](caf::error& err) {
+          fail(make_error(request_error_kind(err),
+                          "job " + std::to_string(id_)
+                            + ": the direct runner did not hand over the "
+                              "document: "
+                            + describe(err)));
+        });
+  }
+
+  /// The final-answer call of a baseline through the reducer (same re-asks
+  /// and outcome rules as the reduce). A prompt the server rejects as too
+  /// long is built again with a smaller budget, up to 8 times.
+  void final_call(std::string stage, std::string prompt) {
+    reduce_t0_ = clock_type::now();
+    auto timeout = ctx_->opts.call_timeout * (2 + spec_.reask_unparsable);
+    request(reducer_, timeout, reduce_prompt_atom::value, stage,
+            std::move(prompt))
+      .then([this](reduce_result& res) { finish(std::move(res)); },
+            [this, timeout, stage](caf::error& err) {
+              if (kind_of(err) == error_kind::context_length_exceeded) {
+                auto next = shrink_after_overflow(final_budget_, describe(err));
+                if (next >= min_payload_tokens && next < final_budget_
+                    && ++recollapses_ <= 8) {
+                  spdlog::info("job {}: the {} prompt was too long for the "
+                               "server; building it again for {} tokens",
+                               id_, stage, next);
+                  final_budget_ = static_cast<uint32_t>(next);
+                  ++calls_.reduce;
+                  if (spec_.strategy == strategy::chain)
+                    manager_call();
+                  else
+                    direct_answer();
+                  return;
+                }
+              }
+              if (err == caf::sec::request_timeout)
+                fail(make_error(error_kind::timeout,
+                                "job " + std::to_string(id_) + ": the " + stage
+                                  + " call did not answer within "
+                                  + std::to_string(timeout.count()) + " ms"));
+              else
+                fail(std::move(err));
+            });
   }
 
   // -- collapse ---------------------------------------------------------------
@@ -539,6 +715,7 @@ private:
     usage_ += rr.usage;
     job_result res;
     res.job_id = id_;
+    res.strategy = spec_.strategy;
     res.answer = std::move(rr.answer);
     res.rationale = std::move(rr.rationale);
     res.confidence = rr.confidence;
@@ -550,6 +727,18 @@ private:
         0,
         "reduce output cut at max_tokens after its answer; the rationale may "
         "be incomplete"});
+    if (spec_.strategy == strategy::chain) {
+      // The evidence is the last notes, written from the chunks whose
+      // worker call succeeded.
+      record r;
+      r.extracted = std::move(final_notes_);
+      r.answer = res.answer;
+      r.confidence = res.confidence;
+      r.has_confidence = rr.confidence > 0;
+      r.kind = record_kind::evidence;
+      r.chunks = std::move(chain_notes_.chunks);
+      final_records_.push_back(std::move(r));
+    }
     for (auto& r : final_records_) {
       evidence ev;
       for (auto c : r.chunks)
@@ -557,6 +746,29 @@ private:
           ev.ranges.push_back(ranges_[c]);
       ev.record = std::move(r);
       res.evidence.push_back(std::move(ev));
+    }
+    if (spec_.strategy == strategy::direct) {
+      // The evidence is the document bytes the call saw.
+      evidence ev;
+      ev.record.answer = res.answer;
+      ev.record.confidence = res.confidence;
+      ev.record.rationale = direct_text_.truncated
+                              ? "the head and the tail of the document"
+                              : "the whole document";
+      ev.ranges = direct_text_.kept;
+      res.evidence.push_back(std::move(ev));
+      res.cut_tokens = direct_text_.cut_tokens;
+      if (direct_text_.truncated)
+        losses_.push_back(evidence_loss{
+          {},
+          {direct_text_.cut},
+          0,
+          "direct: " + std::to_string(direct_text_.cut_tokens) + " of "
+            + std::to_string(direct_text_.document_tokens)
+            + " document tokens (bytes "
+            + std::to_string(direct_text_.cut.begin) + "-"
+            + std::to_string(direct_text_.cut.end)
+            + ") cut from the middle to fit the per-call budget"});
     }
     res.calls = calls_;
     res.collapse_rounds = collapse_rounds_;
@@ -567,11 +779,14 @@ private:
     timings_.total_us = micros_since(started_);
     res.timings = timings_;
     res.chunks = static_cast<uint32_t>(states_.size());
+    res.document_tokens = document_tokens_;
     res.failures = failures_;
     res.reasks = reasks_;
     res.tokenizer = ctx_->tok->name();
     res.token_counts_estimated = res.tokenizer.starts_with("approx");
     for (auto& l : losses_) {
+      if (l.chunks.empty())
+        continue; // ranges of their own (direct's cut)
       l.ranges.clear();
       for (auto c : l.chunks)
         if (c < ranges_.size())
@@ -659,6 +874,8 @@ private:
   chunker_actor chunker_;
   collapser_actor collapser_;
   reducer_actor reducer_;
+  chain_runner_actor chain_;
+  direct_runner_actor direct_;
   std::vector<caf::actor> watchers_;
   job_stats stats_;
   job_stage stage_ = job_stage::chunking;
@@ -668,6 +885,7 @@ private:
   // Chunks: one state and range per chunk.
   std::vector<chunk_state> states_;
   std::vector<byte_range> ranges_;
+  uint64_t document_tokens_ = 0;
   uint32_t running_ = 0;
   size_t done_chunks_ = 0;
   uint32_t mapped_ = 0;
@@ -687,6 +905,13 @@ private:
   bool collapse_fallback_ = false;
   std::string fallback_note_;
   std::vector<record> final_records_;
+
+  // The baselines: the payload budget of the final call (chain: the notes,
+  // direct: the document), the chain's last notes and what direct kept.
+  uint32_t final_budget_ = 0;
+  chain_notes chain_notes_;
+  std::string final_notes_;
+  direct_text direct_text_;
 
   // Accounting.
   call_counts calls_;
@@ -1076,7 +1301,8 @@ std::string stage_of_label(const std::string& label) {
   auto rest = label.substr(sp + 1);
   auto end = rest.find(' ');
   auto word = rest.substr(0, end);
-  if (word == "map" || word == "collapse" || word == "reduce")
+  if (word == "map" || word == "collapse" || word == "reduce" || word == "chain"
+      || word == "manager" || word == "direct")
     return word;
   return {};
 }

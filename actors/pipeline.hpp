@@ -176,8 +176,11 @@ caf::expected<job_result> run_job(caf::actor_system& sys,
                                   std::chrono::milliseconds timeout);
 
 /// The label of LLM requests: `"job <id> map <index>"`,
-/// `"job <id> collapse <round>"` or `"job <id> reduce"`. Returns the stage
-/// word ("map", "collapse", "reduce") of such a label, empty otherwise.
+/// `"job <id> collapse <round>"` or `"job <id> reduce"`; for the baselines
+/// `"job <id> chain <index>"` (a Chain-of-Agents worker),
+/// `"job <id> manager"` and `"job <id> direct"`. Returns the stage word
+/// ("map", "collapse", "reduce", "chain", "manager", "direct") of such a
+/// label, empty otherwise.
 std::string stage_of_label(const std::string& label);
 
 } // namespace llmmr

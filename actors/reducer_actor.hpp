@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/atom.hpp>
@@ -21,6 +22,12 @@ namespace llmmr {
 /// `(reduce_atom, std::vector<record>) -> reduce_result`.
 using reduce_atom = caf::atom_constant<caf::atom("reduce")>;
 
+/// Makes the final-answer call over a prompt another stage rendered (the
+/// chain manager, the direct call):
+/// `(reduce_prompt_atom, std::string stage, std::string prompt) ->
+/// reduce_result`.
+using reduce_prompt_atom = caf::atom_constant<caf::atom("reduce_pr")>;
+
 /// The reducer of one job: renders the reduce prompt over the records (which
 /// must fit `B_reduce`; the collapser sees to that), makes the call (label
 /// `job <id> reduce`, limited to `call_timeout`), and parses the output with
@@ -32,10 +39,15 @@ using reduce_atom = caf::atom_constant<caf::atom("reduce")>;
 ///   the prompt's error when it cannot be rendered, and with the call's error
 ///   kind (`"job <id>: the reduce call failed: ..."`) when the call fails or
 ///   times out.
+/// - `reduce_prompt_atom, stage, prompt`: the same call, re-asks and outcome
+///   rules over a prompt rendered elsewhere (`strategy::chain`'s manager,
+///   `strategy::direct`); `stage` names the call in its label
+///   (`job <id> <stage>`) and errors, e.g. `"manager"` or `"direct"`.
 ///
 /// The `llm_reply_actor` messages are the outcomes of the actor's own call.
-using reducer_actor
-  = caf::typed_actor<caf::replies_to<reduce_atom, std::vector<record>>::with<
+using reducer_actor = caf::typed_actor<
+  caf::replies_to<reduce_atom, std::vector<record>>::with<reduce_result>,
+  caf::replies_to<reduce_prompt_atom, std::string, std::string>::with<
     reduce_result>>::extend_with<llm_reply_actor>;
 
 /// Spawns the reducer of job `job_id` for `spec`; the client, the prompts and

@@ -452,6 +452,16 @@ public:
         attempt(state);
         return rp;
       },
+      [this](reduce_prompt_atom, std::string& stage, std::string& prompt) {
+        auto rp = make_response_promise<reduce_result>();
+        pending_.push_back(rp);
+        auto state = std::make_shared<reduce_state>();
+        state->rp = rp;
+        state->stage = std::move(stage);
+        state->prompt = std::move(prompt);
+        attempt(state);
+        return rp;
+      },
       [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
              usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
       [this](llm_err_atom, uint64_t id, caf::error& err) {
@@ -473,6 +483,8 @@ private:
   /// One reduce, over its attempts.
   struct reduce_state {
     caf::typed_response_promise<reduce_result> rp;
+    /// The call's name in labels and errors.
+    std::string stage = "reduce";
     std::string prompt;
     uint32_t calls = 0;
     uint32_t reasks = 0;
@@ -488,16 +500,16 @@ private:
                                         st->problem, st->prompt);
     auto req = make_stage_request(
       *ctx_, spec_, prompt_stage::reduce, std::move(prompt),
-      "job " + std::to_string(id_) + " reduce"
+      "job " + std::to_string(id_) + " " + st->stage
         + (st->reasks > 0 ? " (corrective re-ask)" : ""));
     ++st->calls;
     gw_.call(std::move(req), ctx_->opts.call_timeout,
              [this, st](caf::expected<chat_reply> res) mutable {
                if (!res) {
-                 st->rp.deliver(make_error(kind_of(res.error()),
-                                           "job " + std::to_string(id_)
-                                             + ": the reduce call failed: "
-                                             + describe(res.error())));
+                 st->rp.deliver(make_error(
+                   kind_of(res.error()),
+                   "job " + std::to_string(id_) + ": the " + st->stage
+                     + " call failed: " + describe(res.error())));
                  return;
                }
                st->spent += res->usage;
@@ -542,13 +554,13 @@ private:
       auto kind = problem == output_problem::truncated ? error_kind::truncated
                                                        : error_kind::unparsable;
       st->rp.deliver(make_error(
-        kind, "job " + std::to_string(id_) + ": the reduce output was "
-                + to_string(problem) + " after " + std::to_string(st->calls)
-                + (st->calls == 1 ? " call" : " calls") + " (max_tokens "
-                + std::to_string(reduce_reserved_output(spec_))
-                + "); last reply: "
-                + (excerpt.empty() ? std::string{"(nothing)"}
-                                   : "\"" + excerpt + "\"")));
+        kind,
+        "job " + std::to_string(id_) + ": the " + st->stage + " output was "
+          + to_string(problem) + " after " + std::to_string(st->calls)
+          + (st->calls == 1 ? " call" : " calls") + " (max_tokens "
+          + std::to_string(reduce_reserved_output(spec_)) + "); last reply: "
+          + (excerpt.empty() ? std::string{"(nothing)"}
+                             : "\"" + excerpt + "\"")));
       return;
     }
     reduce_result out;

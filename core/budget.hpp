@@ -36,13 +36,38 @@ struct call_budget {
   uint32_t collapse_template_tokens = 0;
   /// The reduce template rendered with empty question and records.
   uint32_t reduce_template_tokens = 0;
-  /// `B_chunk = L - map template - question - R`.
+  /// The chunker's budget: `B_chunk = L - map template - question - R` for
+  /// `mapreduce`, `chain_chunk_payload` for `chain`, and for `direct` the size
+  /// of the pieces its head and tail are kept in (a quarter of
+  /// `direct_payload`, at least `min_payload_tokens`).
   uint32_t chunk_payload = 0;
   /// `B_collapse = L - collapse template - question - R` (the reference forgot
   /// the question; we do not).
   uint32_t collapse_payload = 0;
   /// `B_reduce = L - reduce template - question - R_reduce`.
   uint32_t reduce_payload = 0;
+
+  // -- the baselines (`strategy::chain`, `strategy::direct`) ------------------
+
+  /// The chain worker template rendered with empty question, notes and chunk,
+  /// plus its longest corrective note when re-asks are on.
+  uint32_t chain_template_tokens = 0;
+  /// Room kept for the notes one worker passes to the next: `R`, the most a
+  /// worker may write.
+  uint32_t chain_notes_tokens = 0;
+  /// `B_chain = L - chain template - question - notes (R) - R`: a chain
+  /// worker's chunk.
+  uint32_t chain_chunk_payload = 0;
+  /// The chain manager template (and the reduce's corrective note).
+  uint32_t chain_answer_template_tokens = 0;
+  /// `B_manager = L - manager template - question - R_reduce`: room for the
+  /// last notes in the manager call (they are cut to it when longer).
+  uint32_t chain_answer_payload = 0;
+  /// The direct template, the reduce's corrective note and the cut marker.
+  uint32_t direct_template_tokens = 0;
+  /// `B_direct = L - direct template - question - R_reduce`: the document
+  /// tokens the one direct call holds (first half and last half).
+  uint32_t direct_payload = 0;
 
   friend bool operator==(const call_budget&, const call_budget&) = default;
 };
@@ -62,7 +87,10 @@ size_t shrink_after_overflow(size_t budget, std::string_view message);
 
 /// Computes the budgets of `spec` with the templates of `spec.profile`.
 /// Returns `error_kind::budget`, naming the numbers, when a payload budget
-/// would be below `min_payload_tokens`.
+/// of a call the strategy makes would be below `min_payload_tokens`
+/// (mapreduce: map, collapse, reduce; chain: worker chunk and manager notes;
+/// direct: the document). The budgets of calls the strategy does not make
+/// are computed too, clamped at 0.
 caf::expected<call_budget> compute_budget(const job_spec& spec,
                                           const prompt_library& prompts,
                                           const tokenizer& tok);

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "llmmr/core/builtin_prompts.hpp"
 #include "llmmr/messages/error_kind.hpp"
@@ -18,12 +19,19 @@ namespace {
 constexpr std::array<std::string_view, prompt_stage_count> stage_names{
   "map", "collapse", "reduce"};
 
+constexpr std::array<std::string_view, baseline_stage_count> baseline_names{
+  "chain_step", "chain_answer", "direct"};
+
 std::string relative_path(task_profile profile, std::string_view file) {
   return to_string(profile) + "/" + std::string{file} + ".txt";
 }
 
 std::string stage_file(task_profile profile, prompt_stage stage) {
   return relative_path(profile, stage_names[static_cast<size_t>(stage)]);
+}
+
+std::string stage_file(task_profile profile, baseline_stage stage) {
+  return relative_path(profile, baseline_names[static_cast<size_t>(stage)]);
 }
 
 const std::string* find_builtin(std::string_view path) {
@@ -79,6 +87,13 @@ std::string to_string(prompt_stage x) {
   return "<invalid " + std::to_string(i) + ">";
 }
 
+std::string to_string(baseline_stage x) {
+  auto i = static_cast<size_t>(x);
+  if (i < baseline_names.size())
+    return std::string{baseline_names[i]};
+  return "<invalid " + std::to_string(i) + ">";
+}
+
 bool from_string(std::string_view name, prompt_stage& x) {
   for (size_t i = 0; i < stage_names.size(); ++i) {
     if (stage_names[i] == name) {
@@ -111,6 +126,44 @@ caf::error validate_template(const prompt_template& tpl, prompt_stage stage) {
   return {};
 }
 
+caf::error validate_template(const prompt_template& tpl, baseline_stage stage) {
+  std::vector<std::string> payloads;
+  switch (stage) {
+  case baseline_stage::chain_step:
+    payloads = {"notes", "chunk"};
+    break;
+  case baseline_stage::chain_answer:
+    payloads = {"notes"};
+    break;
+  case baseline_stage::direct:
+    payloads = {"document"};
+    break;
+  }
+  std::string allowed = "{question}, {rubric}";
+  for (auto& p : payloads)
+    allowed += ", {" + p + "}";
+  for (auto& name : tpl.placeholders()) {
+    if (name != "question" && name != "rubric"
+        && std::find(payloads.begin(), payloads.end(), name) == payloads.end())
+      return make_error(error_kind::config, "prompt template " + tpl.name()
+                                              + ": unknown placeholder {" + name
+                                              + "} in a " + to_string(stage)
+                                              + " template (allowed: " + allowed
+                                              + ")");
+  }
+  if (tpl.occurrences("question") == 0)
+    return make_error(error_kind::config, "prompt template " + tpl.name()
+                                            + ": a " + to_string(stage)
+                                            + " template must use {question}");
+  for (auto& p : payloads)
+    if (auto n = tpl.occurrences(p); n != 1)
+      return make_error(error_kind::config,
+                        "prompt template " + tpl.name() + ": a "
+                          + to_string(stage) + " template must use {" + p
+                          + "} exactly once (found " + std::to_string(n) + ")");
+  return {};
+}
+
 caf::expected<prompt_library> prompt_library::builtin() {
   return load(std::string{});
 }
@@ -128,6 +181,8 @@ caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
     for (size_t p = 0; p < task_profile_count; ++p) {
       for (auto name : stage_names)
         known.insert(relative_path(profile_at(p), name));
+      for (auto name : baseline_names)
+        known.insert(relative_path(profile_at(p), name));
       known.insert(relative_path(profile_at(p), "rubric"));
     }
     for (auto it = fs::recursive_directory_iterator{root, ec};
@@ -141,7 +196,8 @@ caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
                             + " (expected <profile>/<stage>.txt or "
                               "<profile>/rubric.txt with profile qa, qa_zh, "
                               "code, math, retrieval or summary and stage "
-                              "map, collapse or reduce)");
+                              "map, collapse, reduce, chain_step, "
+                              "chain_answer or direct)");
     }
     if (ec)
       return make_error(error_kind::config, "cannot list prompt directory "
@@ -163,6 +219,19 @@ caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
         return err;
       result.templates_[p][s] = std::move(*tpl);
     }
+    for (size_t s = 0; s < baseline_stage_count; ++s) {
+      auto stage = static_cast<baseline_stage>(s);
+      auto src = read_source(root, stage_file(profile, stage), true);
+      if (!src)
+        return std::move(src.error());
+      auto tpl
+        = prompt_template::parse(std::move(src->name), std::move(src->text));
+      if (!tpl)
+        return std::move(tpl.error());
+      if (auto err = validate_template(*tpl, stage))
+        return err;
+      result.baselines_[p][s] = std::move(*tpl);
+    }
     auto rub = read_source(root, relative_path(profile, "rubric"),
                            uses_scores(profile));
     if (!rub)
@@ -182,6 +251,12 @@ const prompt_template& prompt_library::get(task_profile profile,
                                            prompt_stage stage) const {
   return templates_[index(profile) % task_profile_count]
                    [static_cast<size_t>(stage) % prompt_stage_count];
+}
+
+const prompt_template& prompt_library::get(task_profile profile,
+                                           baseline_stage stage) const {
+  return baselines_[index(profile) % task_profile_count]
+                   [static_cast<size_t>(stage) % baseline_stage_count];
 }
 
 const std::string& prompt_library::rubric(task_profile profile) const {

@@ -28,6 +28,28 @@ std::string to_string(prompt_stage x);
 /// Parses a name produced by `to_string`.
 bool from_string(std::string_view name, prompt_stage& x);
 
+/// The calls of the baseline strategies (`strategy::chain`,
+/// `strategy::direct`; method.md section 9), whose templates live next to
+/// the map, collapse and reduce ones.
+enum class baseline_stage : uint8_t {
+  /// A Chain-of-Agents worker: the notes so far and one chunk in, the updated
+  /// notes out (`{question}`, `{notes}` and `{chunk}` once each).
+  chain_step,
+  /// The Chain-of-Agents manager: the last notes in, the final answer out in
+  /// the reduce's format (`{question}`, `{notes}` once).
+  chain_answer,
+  /// The single call of `direct`: the document, cut in the middle to fit,
+  /// in; the final answer out (`{question}`, `{document}` once).
+  direct,
+};
+
+/// Returns the name of `x`, which is also its file name without `.txt`:
+/// `"chain_step"`, `"chain_answer"` or `"direct"`.
+std::string to_string(baseline_stage x);
+
+/// Number of baseline stages.
+inline constexpr size_t baseline_stage_count = 3;
+
 /// Number of task profiles (`task_profile::summary` is the last one).
 inline constexpr size_t task_profile_count = 6;
 
@@ -41,7 +63,8 @@ inline constexpr size_t prompt_stage_count = 3;
 /// Placeholders per stage: map templates must use `{question}` and exactly one
 /// `{chunk}`; collapse and reduce templates must use `{question}` and exactly
 /// one `{records}`. Every template may use `{rubric}`. No other names are
-/// allowed.
+/// allowed. The baseline templates (`<profile>/chain_step.txt`,
+/// `chain_answer.txt`, `direct.txt`) follow `baseline_stage`.
 class prompt_library {
 public:
   /// Creates an empty library; use `builtin` or `load` instead.
@@ -60,6 +83,9 @@ public:
   /// Returns the template for `profile` and `stage`.
   const prompt_template& get(task_profile profile, prompt_stage stage) const;
 
+  /// Returns the baseline template for `profile` and `stage`.
+  const prompt_template& get(task_profile profile, baseline_stage stage) const;
+
   /// Returns the calibration text the prompts of `profile` embed as
   /// `{rubric}`; empty for `summary`.
   const std::string& rubric(task_profile profile) const;
@@ -77,6 +103,9 @@ private:
   std::array<std::array<prompt_template, prompt_stage_count>,
              task_profile_count>
     templates_;
+  std::array<std::array<prompt_template, baseline_stage_count>,
+             task_profile_count>
+    baselines_;
   std::array<std::string, task_profile_count> rubrics_;
   std::array<std::string, task_profile_count> rubric_sources_;
 };
@@ -84,5 +113,8 @@ private:
 /// Checks that `tpl` uses the right placeholders for `stage`; the error names
 /// the template.
 caf::error validate_template(const prompt_template& tpl, prompt_stage stage);
+
+/// Checks that `tpl` uses the right placeholders for the baseline `stage`.
+caf::error validate_template(const prompt_template& tpl, baseline_stage stage);
 
 } // namespace llmmr

@@ -3,10 +3,12 @@
 #include <caf/actor_system_config.hpp>
 
 #include "llmmr/messages/calibration_request.hpp"
+#include "llmmr/messages/chain_notes.hpp"
 #include "llmmr/messages/chunk.hpp"
 #include "llmmr/messages/chunk_batch.hpp"
 #include "llmmr/messages/collapse_progress.hpp"
 #include "llmmr/messages/collapse_result.hpp"
+#include "llmmr/messages/direct_text.hpp"
 #include "llmmr/messages/evidence_loss.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
@@ -44,6 +46,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<collapse_progress>("llmmr::collapse_progress");
   cfg.add_message_type<collapse_result>("llmmr::collapse_result");
   cfg.add_message_type<reduce_result>("llmmr::reduce_result");
+  cfg.add_message_type<chain_notes>("llmmr::chain_notes");
+  cfg.add_message_type<direct_text>("llmmr::direct_text");
   cfg.add_message_type<task_profile>("llmmr::task_profile");
   cfg.add_message_type<record_status>("llmmr::record_status");
   cfg.add_message_type<record_kind>("llmmr::record_kind");

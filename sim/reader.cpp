@@ -182,6 +182,12 @@ const std::vector<known_template>& known_templates() {
         kind = prompt_kind::collapse;
       else if (file == "reduce.txt")
         kind = prompt_kind::reduce;
+      else if (file == "chain_step.txt")
+        kind = prompt_kind::chain_step;
+      else if (file == "chain_answer.txt")
+        kind = prompt_kind::chain_answer;
+      else if (file == "direct.txt")
+        kind = prompt_kind::direct;
       else
         continue;
       xs.push_back({std::string{entry.path.substr(0, slash)}, kind,
@@ -229,6 +235,21 @@ prompt_parts classify_by_markers(std::string_view prompt) {
     parts.question = line_after(prompt, "Task:");
   parts.summary
     = contains(prompt, "summary only") || contains(prompt, "Summarise");
+  // The baselines' prompts (also after a corrective note was appended).
+  auto notes = parts.chinese ? between(prompt, "<笔记>", "</笔记>")
+                             : between(prompt, "<notes>", "</notes>");
+  auto document = parts.chinese ? between(prompt, "<文档>", "</文档>")
+                                : between(prompt, "<document>", "</document>");
+  if (!parts.question.empty() && (!notes.empty() || !document.empty())) {
+    auto part = parts.chinese ? between(prompt, "<段落>", "</段落>")
+                              : between(prompt, "<part>", "</part>");
+    parts.kind = !document.empty() ? prompt_kind::direct
+                 : !part.empty()   ? prompt_kind::chain_step
+                                   : prompt_kind::chain_answer;
+    parts.notes = std::move(notes);
+    parts.chunk = !document.empty() ? std::move(document) : std::move(part);
+    return parts;
+  }
   auto chunk = parts.chinese ? between(prompt, "<段落>", "</段落>")
                              : between(prompt, "<part>", "</part>");
   if (!chunk.empty() && !parts.question.empty()) {
@@ -779,6 +800,81 @@ void answer_combine(const prompt_parts& parts, reader_reply& reply) {
                             format_score(top.confidence));
 }
 
+// -- the baselines
+// -------------------------------------------------------------
+
+// A chain worker: the sentences of the old notes and the new part that bear
+// most on the question become the new notes, one per line (no quotes, so the
+// next worker reads them as sentences again).
+void answer_chain_step(const prompt_parts& parts, reader_reply& reply) {
+  // The notes before the first part say nothing yet.
+  auto first
+    = parts.notes == "Nothing read yet." || parts.notes == "尚未阅读任何内容。";
+  auto combined = first ? parts.chunk : parts.notes + "\n" + parts.chunk;
+  if (parts.summary) {
+    reply.text = digest(combined, 600);
+    reply.answer = reply.text;
+    return;
+  }
+  auto keys = terms_of(parts.question);
+  auto sentences = split_sentences(combined);
+  size_t best = sentences.size();
+  sentence_score best_score;
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    auto sc = score_sentence(sentences[i], keys);
+    auto better = sc.matched > best_score.matched
+                  || (sc.matched == best_score.matched && sc.matched > 0
+                      && !sc.value.empty() && best_score.value.empty());
+    if (better) {
+      best = i;
+      best_score = std::move(sc);
+    }
+  }
+  if (best == sentences.size() || keys.size() == 0) {
+    reply.text
+      = parts.chinese ? "至今无相关信息。" : "Nothing relevant so far.";
+    reply.answer = reply.text;
+    return;
+  }
+  std::string notes{sentences[best]};
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    if (i == best)
+      continue;
+    auto sc = score_sentence(sentences[i], keys);
+    if (sc.matched * 2 >= keys.size() && sc.matched > 0) {
+      notes += '\n';
+      notes += sentences[i];
+      break;
+    }
+  }
+  reply.text = notes;
+  reply.answer = notes;
+}
+
+// The chain manager and the direct call: read the notes (or the document)
+// as the map policy reads a part, and answer in the reduce's three fields.
+void answer_final(const prompt_parts& parts, reader_reply& reply) {
+  auto text = parts.kind == prompt_kind::direct ? parts.chunk : parts.notes;
+  if (parts.summary) {
+    reply.text = parts.kind == prompt_kind::direct ? digest(text, 600) : text;
+    reply.answer = reply.text;
+    return;
+  }
+  prompt_parts again;
+  again.kind = prompt_kind::map;
+  again.question = parts.question;
+  again.chunk = std::move(text);
+  again.chinese = parts.chinese;
+  reader_reply tmp;
+  answer_map(again, tmp);
+  reply.confidence = tmp.confidence;
+  reply.answer = tmp.answer;
+  // The reduce's fields: Rationale, Answer, Confidence score.
+  for (auto& field : tmp.fields)
+    if (field.first != labels_of(parts.chinese).extracted)
+      reply.fields.push_back(std::move(field));
+}
+
 void answer_unknown(const std::vector<std::string>& messages,
                     reader_reply& reply) {
   std::string_view last
@@ -814,6 +910,12 @@ std::string_view to_string(prompt_kind x) noexcept {
     return "collapse";
   case prompt_kind::reduce:
     return "reduce";
+  case prompt_kind::chain_step:
+    return "chain_step";
+  case prompt_kind::chain_answer:
+    return "chain_answer";
+  case prompt_kind::direct:
+    return "direct";
   case prompt_kind::unknown:
     return "unknown";
   }
@@ -829,7 +931,9 @@ prompt_parts classify_prompt(std::string_view prompt) {
     parts.kind = tpl.kind;
     parts.profile = tpl.profile;
     parts.question = std::string{trim(vars["question"])};
-    parts.chunk = vars["chunk"];
+    parts.chunk
+      = tpl.kind == prompt_kind::direct ? vars["document"] : vars["chunk"];
+    parts.notes = std::string{trim(vars["notes"])};
     parts.records = vars["records"];
     parts.chinese = tpl.profile == "qa_zh";
     parts.summary = tpl.profile == "summary";
@@ -911,6 +1015,13 @@ reader_reply answer_prompt(const std::vector<std::string>& messages) {
   case prompt_kind::collapse:
   case prompt_kind::reduce:
     answer_combine(reply.parts, reply);
+    break;
+  case prompt_kind::chain_step:
+    answer_chain_step(reply.parts, reply);
+    break;
+  case prompt_kind::chain_answer:
+  case prompt_kind::direct:
+    answer_final(reply.parts, reply);
     break;
   case prompt_kind::unknown:
     answer_unknown(messages, reply);

@@ -13,7 +13,8 @@
 
 namespace llmmr::sim {
 
-/// What kind of prompt the reader recognised.
+/// What kind of prompt the reader recognised (the value indexes
+/// `reply_styles::by_kind`).
 enum class prompt_kind {
   /// A map prompt: one chunk and a question.
   map,
@@ -23,6 +24,12 @@ enum class prompt_kind {
   reduce,
   /// Anything else.
   unknown,
+  /// A Chain-of-Agents worker prompt: the notes so far and one chunk.
+  chain_step,
+  /// A Chain-of-Agents manager prompt: the last notes.
+  chain_answer,
+  /// A direct prompt: the (cut) document.
+  direct,
 };
 
 /// Returns the name of `x`, e.g. `"collapse"`.
@@ -37,8 +44,11 @@ struct prompt_parts {
   std::string profile;
   /// The question (or task).
   std::string question;
-  /// The chunk text of a map prompt.
+  /// The chunk text of a map or chain worker prompt, the document of a
+  /// direct prompt.
   std::string chunk;
+  /// The notes of a chain worker or manager prompt.
+  std::string notes;
   /// The rendered records of a collapse or reduce prompt.
   std::string records;
   /// True when the prompt uses the Chinese labels.

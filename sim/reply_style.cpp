@@ -1,5 +1,8 @@
 #include "llmmr/sim/reply_style.hpp"
 
+#include <iterator>
+#include <tuple>
+
 #include <string>
 
 #include "llmmr/messages/error_kind.hpp"
@@ -50,16 +53,20 @@ caf::expected<reply_styles> parse_reply_styles(std::string_view spec,
     if (!from_string(item.substr(eq + 1), style))
       return bad("unknown style (known: normal, truncated, truncated_first, "
                  "null, evidence, reject_schema)");
+    // In `prompt_kind` order.
     static constexpr std::string_view stages[]
-      = {"map", "collapse", "reduce", "other"};
+      = {"map", "collapse", "reduce", "other", "chain", "manager", "direct"};
+    static_assert(std::size(stages)
+                  == std::tuple_size_v<decltype(base.by_kind)>);
     bool found = false;
-    for (size_t i = 0; i < 4; ++i)
+    for (size_t i = 0; i < std::size(stages); ++i)
       if (stage == stages[i] || stage == "all") {
         base.by_kind[i] = style;
         found = true;
       }
     if (!found)
-      return bad("unknown stage (known: map, collapse, reduce, other, all)");
+      return bad("unknown stage (known: map, collapse, reduce, other, chain, "
+                 "manager, direct, all)");
   }
   return base;
 }

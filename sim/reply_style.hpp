@@ -37,17 +37,19 @@ std::string to_string(reply_style x);
 /// Parses a name produced by `to_string`.
 bool from_string(std::string_view name, reply_style& x);
 
-/// The style per prompt kind: map, collapse, reduce and anything else.
+/// The style per prompt kind: map, collapse, reduce, anything else, and the
+/// baselines' chain worker, chain manager and direct prompts.
 struct reply_styles {
-  /// Indexed by `prompt_kind` (map, collapse, reduce, unknown).
-  std::array<reply_style, 4> by_kind{};
+  /// Indexed by `prompt_kind` (map, collapse, reduce, unknown, chain_step,
+  /// chain_answer, direct).
+  std::array<reply_style, 7> by_kind{};
 
   friend bool operator==(const reply_styles&, const reply_styles&) = default;
 };
 
 /// Parses `STAGE=STYLE,...` where STAGE is `map`, `collapse`, `reduce`,
-/// `other` or `all`, on top of `base`. Fails with `error_kind::usage` naming
-/// the bad item and the known names.
+/// `other`, `chain`, `manager`, `direct` or `all`, on top of `base`. Fails with
+/// `error_kind::usage` naming the bad item and the known names.
 caf::expected<reply_styles> parse_reply_styles(std::string_view spec,
                                                reply_styles base = {});
 

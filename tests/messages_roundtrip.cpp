@@ -10,10 +10,12 @@
 #include <caf/message.hpp>
 
 #include "llmmr/messages/calibration_request.hpp"
+#include "llmmr/messages/chain_notes.hpp"
 #include "llmmr/messages/chunk.hpp"
 #include "llmmr/messages/chunk_batch.hpp"
 #include "llmmr/messages/collapse_progress.hpp"
 #include "llmmr/messages/collapse_result.hpp"
+#include "llmmr/messages/direct_text.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
 #include "llmmr/messages/job_stats.hpp"
@@ -74,6 +76,9 @@ job_result sample_result() {
   x.usage = {5000, 700};
   x.timings = {1, 2, 3, 4, 10};
   x.chunks = 12;
+  x.strategy = strategy::direct;
+  x.document_tokens = 9000;
+  x.cut_tokens = 5000;
   x.failures.push_back({5, {50, 60}, error_kind::timeout, "first byte"});
   x.partial = true;
   return x;
@@ -143,6 +148,11 @@ TEST_SUITE("messages") {
                       true,   false,     1,   2,
                       {20, 3}};
     CHECK(round_trip(red) == red);
+    chain_notes notes{"the code starts with 47", {0, 2, 3}, {loss}};
+    CHECK(round_trip(notes) == notes);
+    direct_text dt{
+      "head\n[...]\ntail", {{0, 4}, {90, 100}}, {4, 90}, 300, 20, 280, true};
+    CHECK(round_trip(dt) == dt);
     registered_config cfg;
     caf::actor_system sys{cfg};
     auto msg = caf::make_message(batch, req, verdict, col, prog, red);

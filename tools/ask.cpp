@@ -32,6 +32,10 @@ constexpr option_spec ask_options[] = {
   {"doc", true, "FILE  the document; '-' reads standard input"},
   {"question", true, "TEXT  the question to answer"},
   {"task", true, "T  qa|qa_zh|code|math|retrieval|summary (job.task)"},
+  {"strategy", true,
+   "S  mapreduce|chain|direct (job.strategy): map/collapse/reduce, the "
+   "Chain-of-Agents baseline (chunks in order, n+1 sequential calls) or one "
+   "call with the document cut in the middle"},
   {"endpoint", true, "URL  base URL of the server (endpoints[0].url)"},
   {"model", true, "M  model name to request (job.model)"},
   {"api-key-env", true,
@@ -45,7 +49,8 @@ constexpr option_spec ask_options[] = {
 };
 
 constexpr std::string_view synopsis
-  = "--doc FILE|- --question TEXT [--task qa] [--endpoint URL] [--model M] "
+  = "--doc FILE|- --question TEXT [--task qa] [--strategy mapreduce] "
+    "[--endpoint URL] [--model M] "
     "[--api-key-env VAR] [--config F] [--budget N] [--max-tokens N] "
     "[--set KEY=VALUE ...] [--json] [--quiet]";
 
@@ -53,7 +58,8 @@ constexpr std::string_view synopsis
 constexpr flag_key ask_flag_keys[] = {
   {"endpoint", "endpoints[0].url"}, {"api-key-env", "endpoints[0].api_key_env"},
   {"model", "job.model"},           {"task", "job.task"},
-  {"budget", "job.budget"},         {"max-tokens", "job.max_tokens"},
+  {"strategy", "job.strategy"},     {"budget", "job.budget"},
+  {"max-tokens", "job.max_tokens"},
 };
 
 int run_ask(arg_list raw) {

@@ -637,6 +637,7 @@ nlohmann::json to_json(const job_result& res) {
   auto ms_of = [](uint64_t us) { return static_cast<double>(us) / 1000.0; };
   return json{
     {"job_id", res.job_id},
+    {"strategy", to_string(res.strategy)},
     {"answer", res.answer},
     {"rationale", res.rationale},
     {"confidence", res.confidence},
@@ -657,6 +658,8 @@ nlohmann::json to_json(const job_result& res) {
     {"fallback_note", res.fallback_note},
     {"usage", usage_json(res.usage)},
     {"chunks", res.chunks},
+    {"document_tokens", res.document_tokens},
+    {"cut_tokens", res.cut_tokens},
     {"failures", std::move(failures)},
     {"losses", std::move(losses)},
     {"partial", res.partial},
@@ -670,12 +673,27 @@ nlohmann::json to_json(const job_result& res) {
 }
 
 void print_summary(FILE* out, const job_result& res) {
-  std::fprintf(out,
-               "llmmr: %u chunks; calls: %u map, %u collapse, %u reduce; "
-               "%u collapse round%s%s\n",
-               res.chunks, res.calls.map, res.calls.collapse, res.calls.reduce,
-               res.collapse_rounds, res.collapse_rounds == 1 ? "" : "s",
-               res.collapse_fallback ? " (fallback applied)" : "");
+  if (res.strategy == strategy::chain)
+    std::fprintf(out,
+                 "llmmr: strategy chain: %u chunks; calls: %u worker "
+                 "(sequential), %u manager\n",
+                 res.chunks, res.calls.map, res.calls.reduce);
+  else if (res.strategy == strategy::direct)
+    std::fprintf(
+      out,
+      "llmmr: strategy direct: %u call%s over %llu of %llu "
+      "document tokens\n",
+      res.calls.reduce, res.calls.reduce == 1 ? "" : "s",
+      static_cast<unsigned long long>(res.document_tokens - res.cut_tokens),
+      static_cast<unsigned long long>(res.document_tokens));
+  else
+    std::fprintf(out,
+                 "llmmr: %u chunks; calls: %u map, %u collapse, %u reduce; "
+                 "%u collapse round%s%s\n",
+                 res.chunks, res.calls.map, res.calls.collapse,
+                 res.calls.reduce, res.collapse_rounds,
+                 res.collapse_rounds == 1 ? "" : "s",
+                 res.collapse_fallback ? " (fallback applied)" : "");
   std::fprintf(out,
                "llmmr: tokens: %s prompt + %s completion; time %s (map %s, "
                "collapse %s, reduce %s)\n",
@@ -716,6 +734,12 @@ void print_outcome_flags(FILE* out, const job_result& res) {
     std::fprintf(out, "llmmr: no part of the document held information for "
                       "the question: no reduce call was made and the answer "
                       "is the no-information answer\n");
+  if (res.cut_tokens > 0)
+    std::fprintf(out,
+                 "llmmr: partial result: direct cut %llu of %llu document "
+                 "tokens from the middle to fit the budget\n",
+                 static_cast<unsigned long long>(res.cut_tokens),
+                 static_cast<unsigned long long>(res.document_tokens));
   if (!res.fallback_note.empty())
     std::fprintf(out, "llmmr: collapse fallback: %s\n",
                  res.fallback_note.c_str());

@@ -117,6 +117,15 @@ int run_plan(arg_list raw_args) {
   opts.budget = budget->chunk_payload;
   opts.replace_invalid_utf8 = args->has("replace-invalid-utf8");
   chunker splitter{tok, opts};
+  // The chain baseline cuts smaller chunks (its prompt holds the notes too):
+  // count them with a second chunker over the same pieces.
+  bool chain_fits = budget->chain_chunk_payload >= min_payload_tokens
+                    && budget->chain_answer_payload >= min_payload_tokens;
+  chunker_options chain_opts = opts;
+  chain_opts.budget = chain_fits ? budget->chain_chunk_payload : 1;
+  chunker chain_splitter{tok, chain_opts};
+  uint64_t chain_chunks = 0;
+  uint64_t document_tokens = 0;
   std::vector<chunk_row> rows;
   auto keep = [&rows](std::vector<chunk>& chunks) {
     for (auto& c : chunks)
@@ -127,6 +136,12 @@ int run_plan(arg_list raw_args) {
     if (!chunks)
       return chunks.error();
     keep(*chunks);
+    if (chain_fits) {
+      auto more = chain_splitter.feed(piece);
+      if (!more)
+        return more.error();
+      chain_chunks += more->size();
+    }
     return caf::none;
   });
   if (err)
@@ -135,6 +150,18 @@ int run_plan(arg_list raw_args) {
   if (!tail)
     return fail(tail.error(), exit_input);
   keep(*tail);
+  if (chain_fits) {
+    auto more = chain_splitter.finish();
+    if (!more)
+      return fail(more.error(), exit_input);
+    chain_chunks += more->size();
+  }
+  for (const auto& row : rows)
+    document_tokens += row.tokens;
+  bool direct_fits = budget->direct_payload >= min_payload_tokens;
+  uint64_t direct_cut = direct_fits && document_tokens > budget->direct_payload
+                          ? document_tokens - budget->direct_payload
+                          : 0;
   std::vector<uint32_t> token_counts;
   token_counts.reserve(rows.size());
   for (const auto& row : rows)
@@ -169,6 +196,27 @@ int run_plan(arg_list raw_args) {
     out["reduce_calls"] = cost.reduce_calls;
     out["estimated_prompt_tokens"] = cost.prompt_tokens;
     out["estimated_completion_tokens"] = cost.completion_tokens;
+    // Calls per strategy (`--strategy` / job.strategy); null when the
+    // budget cannot hold that strategy's prompts.
+    auto& strategies = out["strategies"];
+    strategies["mapreduce"] = {
+      {"calls", cost.map_calls + cost.worst_collapse_calls + cost.reduce_calls},
+      {"sequential", false}};
+    if (chain_fits)
+      strategies["chain"] = {{"chunk_budget", budget->chain_chunk_payload},
+                             {"notes_budget", budget->chain_notes_tokens},
+                             {"chunks", chain_chunks},
+                             {"calls", chain_chunks + 1},
+                             {"sequential", true}};
+    else
+      strategies["chain"] = nullptr;
+    if (direct_fits)
+      strategies["direct"] = {{"document_budget", budget->direct_payload},
+                              {"document_tokens", document_tokens},
+                              {"cut_tokens", direct_cut},
+                              {"calls", 1}};
+    else
+      strategies["direct"] = nullptr;
     std::printf("%s\n", out.dump(2).c_str());
     return exit_ok;
   }
@@ -206,6 +254,27 @@ int run_plan(arg_list raw_args) {
               "case)\n",
               static_cast<unsigned long long>(cost.prompt_tokens),
               static_cast<unsigned long long>(cost.completion_tokens));
+  std::printf("\nstrategy        calls (--strategy)\n");
+  std::printf("mapreduce       %llu map + at most %llu collapse + 1 reduce "
+              "(map and collapse calls in parallel)\n",
+              static_cast<unsigned long long>(cost.map_calls),
+              static_cast<unsigned long long>(cost.worst_collapse_calls));
+  if (chain_fits)
+    std::printf("chain           %llu sequential calls: %llu chunks of at "
+                "most %u tokens (notes %u) + 1 manager\n",
+                static_cast<unsigned long long>(chain_chunks + 1),
+                static_cast<unsigned long long>(chain_chunks),
+                budget->chain_chunk_payload, budget->chain_notes_tokens);
+  else
+    std::printf("chain           the budget cannot hold a chain prompt\n");
+  if (direct_fits)
+    std::printf("direct          1 call of at most %u document tokens; %llu "
+                "of %llu tokens would be cut from the middle\n",
+                budget->direct_payload,
+                static_cast<unsigned long long>(direct_cut),
+                static_cast<unsigned long long>(document_tokens));
+  else
+    std::printf("direct          the budget cannot hold a direct prompt\n");
   return exit_ok;
 }
 

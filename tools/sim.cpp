@@ -38,7 +38,8 @@ constexpr option_spec sim_specs[] = {
   {"error-shape", true, "openai|vllm|tgi  JSON shape of errors"},
   {"replies", true,
    "STAGE=STYLE,...  misbehave on purpose: STAGE map|collapse|reduce|other|"
-   "all, STYLE normal|truncated|truncated_first|null|evidence|reject_schema"},
+   "chain|manager|direct|all, STYLE "
+   "normal|truncated|truncated_first|null|evidence|reject_schema"},
   {"verbose", false, "log every request"},
 };
 
