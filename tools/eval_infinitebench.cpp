@@ -26,7 +26,6 @@
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/answer_extractor.hpp"
-#include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/calibration_report.hpp"
 #include "llmmr/core/infinitebench_example.hpp"
 #include "llmmr/core/infinitebench_score.hpp"
@@ -298,6 +297,9 @@ constexpr option_spec generate_options[] = {
   {"seed", true, "S  seed of every random choice (default 1)"},
   {"depth", true,
    "F  needle depth 0..1 for every example (default: spread evenly)"},
+  {"config", true, "F  JSON configuration file (for tokenizer.*)"},
+  {"set", true,
+   "KEY=VALUE  e.g. tokenizer.file=F: count the length with that tokenizer"},
 };
 
 constexpr std::string_view generate_name = "eval generate";
@@ -309,12 +311,14 @@ int run_generate(arg_list raw) {
   if (args->has("help")) {
     print_usage(generate_name,
                 "--task passkey|number_string|kv_retrieval|math_find --out "
-                "FILE [--count N] [--length-tokens T] [--seed S] [--depth F]",
+                "FILE [--count N] [--length-tokens T] [--seed S] [--depth F] "
+                "[--set tokenizer.file=F]",
                 generate_options);
     std::printf("\nWrites synthetic examples in the InfiniteBench data format "
                 "(id, context,\ninput, answer, options), deterministically "
-                "from the seed. Lengths are\ncounted with the approx "
-                "tokenizer (an over-estimate of BPE counts).\n");
+                "from the seed. Lengths are\ncounted with the configured "
+                "tokenizer (tokenizer.*; by default the approx\nestimate, "
+                "which over-counts BPE tokens).\n");
     return exit_ok;
   }
   auto task = task_arg(*args);
@@ -362,7 +366,16 @@ int run_generate(arg_list raw) {
                   make_error(error_kind::input, "cannot write '" + *out + "'"),
                   exit_input);
   }
-  approx_tokenizer tok;
+  auto src = settings_sources_from(*args, {});
+  if (!src)
+    return fail(generate_name, src.error(), exit_usage);
+  auto cfg = load_settings(*src);
+  if (!cfg)
+    return fail(generate_name, cfg.error(), exit_config);
+  auto chosen = choose_tokenizer(*cfg, nullptr, true);
+  if (!chosen)
+    return fail(generate_name, chosen.error(), exit_config);
+  const tokenizer& tok = *chosen->tok;
   for (uint64_t i = 0; i < n; ++i) {
     auto ex = make_synthetic_example(*task, i, n, opts, tok);
     if (!ex)
@@ -382,11 +395,11 @@ int run_generate(arg_list raw) {
                   exit_input);
     std::fprintf(stderr,
                  "llmmr eval generate: %llu %s example%s of about %llu tokens "
-                 "written to %s\n",
+                 "(%s) written to %s\n",
                  static_cast<unsigned long long>(n), to_string(*task).c_str(),
                  n == 1 ? "" : "s",
                  static_cast<unsigned long long>(opts.length_tokens),
-                 out->c_str());
+                 chosen->description.c_str(), out->c_str());
   }
   return exit_ok;
 }
