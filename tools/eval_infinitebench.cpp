@@ -1,7 +1,6 @@
-// `llmmr eval generate`, `llmmr eval infinitebench` and `llmmr eval
-// calibration`: synthetic InfiniteBench data, runs of a task's examples
-// through the pipeline with resumable prediction files, their scores side by
-// side per strategy, and the calibration report of the confidence scores.
+// `llmmr eval infinitebench`: runs a task's examples through the pipeline
+// with resumable prediction files, and prints their scores, costs and
+// calibration report side by side per strategy.
 
 #include <algorithm>
 #include <atomic>
@@ -30,7 +29,6 @@
 #include "llmmr/core/infinitebench_example.hpp"
 #include "llmmr/core/infinitebench_score.hpp"
 #include "llmmr/core/reliability_diagram.hpp"
-#include "llmmr/core/synthetic_tasks.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 #include "llmmr/messages/strategy.hpp"
@@ -38,6 +36,7 @@
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/eval_commands.hpp"
 #include "llmmr/tools/local_sim.hpp"
+#include "llmmr/tools/prediction_file.hpp"
 #include "llmmr/tools/tokenizer_choice.hpp"
 
 namespace llmmr::cli {
@@ -48,363 +47,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 using clock_type = std::chrono::steady_clock;
-
-int fail(std::string_view command, const caf::error& err, int code) {
-  print_error(command, err);
-  return code;
-}
-
-caf::error usage_error(std::string text) {
-  return make_error(error_kind::usage, std::move(text));
-}
-
-// -- scoring ------------------------------------------------------------------
-
-/// The scoring rules a run applies (`--scorer`).
-enum class eval_scorer {
-  /// InfiniteBench's own `compute_scores.py` rules.
-  official,
-  /// LLM×MapReduce's modified rules (digit runs, last option letter).
-  llmxmapreduce,
-};
-
-std::string_view to_string(eval_scorer x) {
-  return x == eval_scorer::official ? "official" : "llmxmapreduce";
-}
-
-caf::expected<eval_scorer> scorer_arg(const parsed_args& args) {
-  auto name = args.get("scorer").value_or("official");
-  if (name == "official")
-    return eval_scorer::official;
-  if (name == "llmxmapreduce")
-    return eval_scorer::llmxmapreduce;
-  return usage_error("--scorer: unknown scorer '" + name
-                     + "' (official or llmxmapreduce)");
-}
-
-/// Scores one prediction. The one place that picks the rules: when
-/// `score_prediction` (branch `scorers`) lands, this becomes a call to it.
-std::optional<double> score_one(infinitebench_task task, eval_scorer scorer,
-                                std::string_view prediction,
-                                const std::vector<std::string>& truth) {
-  return scorer == eval_scorer::official
-           ? official_score(task, prediction, truth)
-           : modified_score(task, prediction, truth);
-}
-
-/// The ground truth of a prediction line as scorer strings.
-std::vector<std::string> truth_strings(const ordered_json& truth) {
-  std::vector<std::string> out;
-  auto add = [&out](const ordered_json& x) {
-    out.push_back(x.is_string() ? x.get<std::string>() : x.dump());
-  };
-  if (truth.is_array())
-    for (auto& x : truth)
-      add(x);
-  else if (!truth.is_null())
-    add(truth);
-  return out;
-}
-
-// -- prediction files ---------------------------------------------------------
-
-/// One line of a prediction file, parsed.
-struct prediction_line {
-  /// The line as read (key order kept).
-  ordered_json doc;
-  /// `id_key` of its id.
-  std::string key;
-  /// Line number in the file.
-  size_t line = 0;
-};
-
-/// Reads a prediction file: one JSON object a line with `id`, a string
-/// `prediction` and `ground_truth`. A missing file reads as empty when
-/// `missing_ok`. A last line cut off by an interrupted run (no final line
-/// break, not valid JSON) is dropped with a note when `repair` is set, and
-/// the file is truncated to the lines before it.
-caf::expected<std::vector<prediction_line>>
-read_predictions(const std::string& path, bool missing_ok, bool repair) {
-  std::vector<prediction_line> out;
-  std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    if (missing_ok && !fs::exists(path))
-      return out;
-    return make_error(error_kind::input, "cannot open '" + path + "'");
-  }
-  std::string text{std::istreambuf_iterator<char>{in}, {}};
-  in.close();
-  size_t pos = 0;
-  size_t number = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    bool last_unterminated = end == std::string::npos;
-    if (last_unterminated)
-      end = text.size();
-    ++number;
-    std::string_view line{text.data() + pos, end - pos};
-    auto start = pos;
-    pos = end + 1;
-    if (!line.empty() && line.back() == '\r')
-      line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos)
-      continue;
-    auto where = path + ":" + std::to_string(number) + ": ";
-    auto doc = ordered_json::parse(line, nullptr, false);
-    if (doc.is_discarded() && last_unterminated && repair) {
-      std::fprintf(stderr,
-                   "llmmr eval: %s:%zu: dropping a cut-off last line (an "
-                   "interrupted run); that example runs again\n",
-                   path.c_str(), number);
-      fs::resize_file(path, start);
-      break;
-    }
-    if (doc.is_discarded())
-      return make_error(error_kind::input, where + "not valid JSON");
-    if (!doc.is_object())
-      return make_error(error_kind::input, where + "not a JSON object");
-    if (!doc.contains("id"))
-      return make_error(error_kind::input, where + "no field 'id'");
-    if (!doc.contains("prediction") || !doc["prediction"].is_string())
-      return make_error(error_kind::input,
-                        where + "no string field 'prediction'");
-    if (!doc.contains("ground_truth"))
-      return make_error(error_kind::input, where + "no field 'ground_truth'");
-    if (doc.contains("confidence") && !doc["confidence"].is_null()
-        && !doc["confidence"].is_number())
-      return make_error(error_kind::input,
-                        where + "'confidence' is neither a number nor null");
-    prediction_line p;
-    p.key = id_key(doc["id"]);
-    p.line = number;
-    p.doc = std::move(doc);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-/// What the lines of one prediction file add up to.
-struct prediction_totals {
-  /// Lines counted.
-  size_t examples = 0;
-  /// Lines with a score (the task has a rule).
-  size_t scored = 0;
-  /// Sum of the scores.
-  double score_sum = 0;
-  /// Sums of the run statistics.
-  uint64_t calls = 0;
-  uint64_t tokens = 0;
-  double wall_ms = 0;
-  /// Examples whose job failed (an `error` field).
-  size_t failures = 0;
-  /// Examples answered from part of the document.
-  size_t partial = 0;
-  /// Confidence and correctness per scored example.
-  std::vector<calibration_sample> samples;
-};
-
-uint64_t uint_field(const ordered_json& doc, const char* name) {
-  auto it = doc.find(name);
-  return it != doc.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
-}
-
-prediction_totals total_of(const std::vector<const prediction_line*>& lines,
-                           infinitebench_task task, eval_scorer scorer) {
-  prediction_totals t;
-  for (const auto* p : lines) {
-    const auto& doc = p->doc;
-    ++t.examples;
-    t.calls += uint_field(doc, "calls");
-    t.tokens += uint_field(doc, "tokens");
-    if (auto it = doc.find("wall_ms"); it != doc.end() && it->is_number())
-      t.wall_ms += it->get<double>();
-    if (doc.contains("error"))
-      ++t.failures;
-    if (auto it = doc.find("partial");
-        it != doc.end() && it->is_boolean() && it->get<bool>())
-      ++t.partial;
-    auto s = score_one(task, scorer, doc["prediction"].get<std::string>(),
-                       truth_strings(doc["ground_truth"]));
-    if (!s)
-      continue;
-    ++t.scored;
-    t.score_sum += *s;
-    calibration_sample sample;
-    sample.correctness = *s;
-    if (auto it = doc.find("confidence"); it != doc.end() && it->is_number())
-      sample.confidence = it->get<double>();
-    t.samples.push_back(sample);
-  }
-  return t;
-}
-
-// -- printing the calibration report ------------------------------------------
-
-std::string fmt(const char* format, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, x);
-  return buf;
-}
-
-void print_calibration(FILE* out, const calibration_report& r,
-                       std::string_view heading) {
-  std::fprintf(out,
-               "calibration%.*s: %zu example%s with a confidence, %zu "
-               "without",
-               static_cast<int>(heading.size()), heading.data(), r.samples,
-               r.samples == 1 ? "" : "s", r.missing);
-  if (r.missing > 0)
-    std::fprintf(out, " (accuracy %.3f)", r.missing_accuracy);
-  if (r.samples == 0) {
-    std::fprintf(out, "; nothing to calibrate\n");
-    return;
-  }
-  std::fprintf(out,
-               "\n  ECE %.3f   Brier %.3f   accuracy %.3f   mean "
-               "confidence/5 %.3f\n",
-               r.ece, r.brier, r.accuracy, r.mean_probability);
-  std::fprintf(out, "  %-10s %8s %9s %13s\n", "confidence", "examples",
-               "accuracy", "confidence/5");
-  for (const auto& b : r.buckets) {
-    auto name = b.low == b.high
-                  ? fmt("%.0f", b.low)
-                  : fmt("%.0f", b.low) + " to <" + fmt("%.0f", b.high);
-    if (b.count == 0)
-      std::fprintf(out, "  %-10s %8zu %9s %13s\n", name.c_str(), b.count, "-",
-                   "-");
-    else
-      std::fprintf(out, "  %-10s %8zu %9.3f %13.3f\n", name.c_str(), b.count,
-                   b.accuracy, b.mean_probability);
-  }
-}
-
-caf::error write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream file{path, std::ios::binary | std::ios::trunc};
-  file << text;
-  file.flush();
-  if (!file)
-    return make_error(error_kind::input, "cannot write '" + path + "'");
-  return {};
-}
-
-// -- llmmr eval generate ------------------------------------------------------
-
-constexpr option_spec generate_options[] = {
-  {"task", true, "NAME  passkey, number_string, kv_retrieval or math_find"},
-  {"out", true, "FILE  where to write the JSONL ('-' for standard output)"},
-  {"count", true, "N  number of examples (default 10)"},
-  {"length-tokens", true, "T  context length in tokens (default 128000)"},
-  {"seed", true, "S  seed of every random choice (default 1)"},
-  {"depth", true,
-   "F  needle depth 0..1 for every example (default: spread evenly)"},
-  {"config", true, "F  JSON configuration file (for tokenizer.*)"},
-  {"set", true,
-   "KEY=VALUE  e.g. tokenizer.file=F: count the length with that tokenizer"},
-};
-
-constexpr std::string_view generate_name = "eval generate";
-
-int run_generate(arg_list raw) {
-  auto args = parse_args(generate_name, raw, generate_options);
-  if (!args)
-    return fail(generate_name, args.error(), exit_usage);
-  if (args->has("help")) {
-    print_usage(generate_name,
-                "--task passkey|number_string|kv_retrieval|math_find --out "
-                "FILE [--count N] [--length-tokens T] [--seed S] [--depth F] "
-                "[--set tokenizer.file=F]",
-                generate_options);
-    std::printf("\nWrites synthetic examples in the InfiniteBench data format "
-                "(id, context,\ninput, answer, options), deterministically "
-                "from the seed. Lengths are\ncounted with the configured "
-                "tokenizer (tokenizer.*; by default the approx\nestimate, "
-                "which over-counts BPE tokens).\n");
-    return exit_ok;
-  }
-  auto task = task_arg(*args);
-  if (!task)
-    return fail(generate_name, task.error(), exit_usage);
-  if (!is_synthetic(*task))
-    return fail(generate_name,
-                usage_error("--task: '" + to_string(*task)
-                            + "' is not synthetic (passkey, number_string, "
-                              "kv_retrieval, math_find)"),
-                exit_usage);
-  auto out = args->get("out");
-  if (!out || out->empty())
-    return fail(generate_name, usage_error("--out FILE is required"),
-                exit_usage);
-  auto count = args->get_uint("count");
-  auto length = args->get_uint("length-tokens");
-  auto seed = args->get_uint("seed");
-  auto depth = args->get_double("depth");
-  for (const caf::error* err :
-       {count ? nullptr : &count.error(), length ? nullptr : &length.error(),
-        seed ? nullptr : &seed.error(), depth ? nullptr : &depth.error()})
-    if (err != nullptr)
-      return fail(generate_name, *err, exit_usage);
-  synthetic_options opts;
-  opts.length_tokens = length->value_or(128'000);
-  opts.seed = seed->value_or(1);
-  if (*depth) {
-    if (!(**depth >= 0 && **depth <= 1))
-      return fail(generate_name, usage_error("--depth must be between 0 and 1"),
-                  exit_usage);
-    opts.depth = **depth;
-  }
-  auto n = count->value_or(10);
-  if (n == 0 || opts.length_tokens == 0)
-    return fail(generate_name,
-                usage_error("--count and --length-tokens must be at least 1"),
-                exit_usage);
-  std::ofstream file;
-  std::FILE* sink = stdout;
-  if (*out != "-") {
-    file.open(*out, std::ios::binary | std::ios::trunc);
-    if (!file)
-      return fail(generate_name,
-                  make_error(error_kind::input, "cannot write '" + *out + "'"),
-                  exit_input);
-  }
-  auto src = settings_sources_from(*args, {});
-  if (!src)
-    return fail(generate_name, src.error(), exit_usage);
-  auto cfg = load_settings(*src);
-  if (!cfg)
-    return fail(generate_name, cfg.error(), exit_config);
-  auto chosen = choose_tokenizer(*cfg, nullptr, true);
-  if (!chosen)
-    return fail(generate_name, chosen.error(), exit_config);
-  const tokenizer& tok = *chosen->tok;
-  for (uint64_t i = 0; i < n; ++i) {
-    auto ex = make_synthetic_example(*task, i, n, opts, tok);
-    if (!ex)
-      return fail(generate_name, ex.error(), exit_usage);
-    auto line = to_jsonl_line(ex->example);
-    line += '\n';
-    if (file.is_open())
-      file << line;
-    else
-      std::fwrite(line.data(), 1, line.size(), sink);
-  }
-  if (file.is_open()) {
-    file.flush();
-    if (!file)
-      return fail(generate_name,
-                  make_error(error_kind::input, "cannot write '" + *out + "'"),
-                  exit_input);
-    std::fprintf(stderr,
-                 "llmmr eval generate: %llu %s example%s of about %llu tokens "
-                 "(%s) written to %s\n",
-                 static_cast<unsigned long long>(n), to_string(*task).c_str(),
-                 n == 1 ? "" : "s",
-                 static_cast<unsigned long long>(opts.length_tokens),
-                 chosen->description.c_str(), out->c_str());
-  }
-  return exit_ok;
-}
-
-// -- llmmr eval infinitebench -------------------------------------------------
 
 constexpr option_spec run_options[] = {
   {"data", true, "DIR  folder with the InfiniteBench files (<task>.jsonl)"},
@@ -699,13 +341,6 @@ caf::error run_strategy(const run_context& ctx, strategy_run& run,
   return first_error;
 }
 
-/// The label of the scorer for reports.
-std::string scorer_label(eval_scorer s) {
-  return s == eval_scorer::official
-           ? "official (InfiniteBench's rules)"
-           : "llmxmapreduce (LLM×MapReduce's modified rules)";
-}
-
 void print_runs(infinitebench_task task, eval_scorer scorer,
                 const std::string& data_path,
                 const std::vector<strategy_run>& runs) {
@@ -816,7 +451,7 @@ json run_json(infinitebench_task task, eval_scorer scorer,
 int run_infinitebench(arg_list raw) {
   auto args = parse_args(run_name, raw, run_options);
   if (!args)
-    return fail(run_name, args.error(), exit_usage);
+    return fail_with(run_name, args.error(), exit_usage);
   if (args->has("help")) {
     print_usage(run_name, run_synopsis, run_options);
     std::printf("\nRuns every example of DIR/TASK.jsonl through the pipeline "
@@ -830,42 +465,44 @@ int run_infinitebench(arg_list raw) {
     return exit_ok;
   }
   if (!args->positional.empty())
-    return fail(
+    return fail_with(
       run_name,
       usage_error("unexpected argument '" + args->positional.front() + "'"),
       exit_usage);
   auto task = task_arg(*args);
   if (!task)
-    return fail(run_name, task.error(), exit_usage);
+    return fail_with(run_name, task.error(), exit_usage);
   auto data = args->get("data");
   if (!data || data->empty())
-    return fail(run_name, usage_error("--data DIR is required"), exit_usage);
+    return fail_with(run_name, usage_error("--data DIR is required"),
+                     exit_usage);
   auto strategies = strategies_arg(*args);
   if (!strategies)
-    return fail(run_name, strategies.error(), exit_usage);
+    return fail_with(run_name, strategies.error(), exit_usage);
   auto scorer = scorer_arg(*args);
   if (!scorer)
-    return fail(run_name, scorer.error(), exit_usage);
+    return fail_with(run_name, scorer.error(), exit_usage);
   auto limit = args->get_uint("limit");
   auto parallel = args->get_uint("parallel");
   for (const caf::error* err : {limit ? nullptr : &limit.error(),
                                 parallel ? nullptr : &parallel.error()})
     if (err != nullptr)
-      return fail(run_name, *err, exit_usage);
+      return fail_with(run_name, *err, exit_usage);
   for (auto flag : {"budget", "max-tokens"})
     if (auto x = args->get_uint(flag); !x)
-      return fail(run_name, x.error(), exit_usage);
+      return fail_with(run_name, x.error(), exit_usage);
   auto threads = parallel->value_or(1);
   if (threads == 0 || threads > 256)
-    return fail(run_name, usage_error("--parallel must be between 1 and 256"),
-                exit_usage);
+    return fail_with(run_name,
+                     usage_error("--parallel must be between 1 and 256"),
+                     exit_usage);
   bool quiet = args->has("quiet");
   bool as_json = args->has("json");
   auto data_path = (fs::path{*data} / (to_string(*task) + ".jsonl")).string();
   {
     std::ifstream probe{data_path, std::ios::binary};
     if (!probe)
-      return fail(
+      return fail_with(
         run_name,
         make_error(error_kind::input, "cannot open '" + data_path
                                         + "' (--data names the folder of the "
@@ -876,10 +513,10 @@ int run_infinitebench(arg_list raw) {
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec)
-    return fail(run_name,
-                make_error(error_kind::input,
-                           "cannot create '" + out_dir + "': " + ec.message()),
-                exit_input);
+    return fail_with(run_name,
+                     make_error(error_kind::input, "cannot create '" + out_dir
+                                                     + "': " + ec.message()),
+                     exit_input);
 
   // Settings: the simulator's, or the layers of `llmmr ask`.
   std::optional<local_sim> sim;
@@ -887,7 +524,7 @@ int run_infinitebench(arg_list raw) {
   if (endpoint_configured(*args)) {
     auto layers = settings_sources_from(*args, run_flag_keys);
     if (!layers)
-      return fail(run_name, layers.error(), exit_usage);
+      return fail_with(run_name, layers.error(), exit_usage);
     src = std::move(*layers);
     auto urls = args->all("endpoint");
     std::vector<std::pair<std::string, std::string>> first;
@@ -897,14 +534,14 @@ int run_infinitebench(arg_list raw) {
   } else {
     auto started = start_local_sim(1);
     if (!started)
-      return fail(run_name, started.error(), exit_endpoint);
+      return fail_with(run_name, started.error(), exit_endpoint);
     sim = std::move(*started);
     src.overrides = sim->overrides;
     for (const auto& [flag, key] : run_flag_keys)
       if (auto value = args->get(flag))
         src.overrides.emplace_back(std::string{key}, *value);
     if (auto err = add_set_overrides(*args, src.overrides))
-      return fail(run_name, err, exit_usage);
+      return fail_with(run_name, err, exit_usage);
     if (!quiet)
       std::fprintf(stderr,
                    "llmmr eval: no endpoint given; the in-process simulator "
@@ -913,12 +550,12 @@ int run_infinitebench(arg_list raw) {
   }
   auto cfg = load_settings(src);
   if (!cfg)
-    return fail(run_name, cfg.error(), exit_config);
+    return fail_with(run_name, cfg.error(), exit_config);
   if (auto err = configure_logging(*cfg))
-    return fail(run_name, err, exit_config);
+    return fail_with(run_name, err, exit_config);
   auto be = connect_backend(*cfg);
   if (!be)
-    return fail(run_name, be.error(), exit_code_for(be.error()));
+    return fail_with(run_name, be.error(), exit_code_for(be.error()));
   auto base_spec = cfg->to_job_spec();
   if (auto note = fit_budget(base_spec, be->context_window);
       !note.empty() && !quiet)
@@ -929,11 +566,12 @@ int run_infinitebench(arg_list raw) {
   caf::actor_system sys{sys_cfg};
   auto tok = choose_tokenizer(*cfg, &*be, quiet || sim.has_value());
   if (!tok)
-    return fail(run_name, tok.error(), exit_config);
+    return fail_with(run_name, tok.error(), exit_config);
   auto pipeline
     = spawn_pipeline(sys, to_pipeline_options(*cfg), be->client, tok->tok);
   if (!pipeline)
-    return fail(run_name, pipeline.error(), exit_code_for(pipeline.error()));
+    return fail_with(run_name, pipeline.error(),
+                     exit_code_for(pipeline.error()));
 
   run_context ctx;
   ctx.sys = &sys;
@@ -1022,146 +660,10 @@ int run_infinitebench(arg_list raw) {
   return code;
 }
 
-// -- llmmr eval calibration ---------------------------------------------------
-
-constexpr option_spec calibration_options[] = {
-  {"preds", true, "FILE  predictions with 'confidence' (JSONL)"},
-  {"task", true, "NAME  the task (default: read from preds_<task>*.jsonl)"},
-  {"scorer", true, "NAME  official (default) or llmxmapreduce"},
-  {"svg", true, "FILE  the reliability diagram (default: beside FILE)"},
-  {"json", false, "print the report as one JSON object"},
-};
-
-constexpr std::string_view calibration_name = "eval calibration";
-
-/// The task a prediction file name `preds_<task>[_<strategy>].jsonl` names.
-std::optional<infinitebench_task> task_from_file_name(const std::string& path) {
-  auto stem = fs::path{path}.stem().string();
-  if (stem.rfind("preds_", 0) != 0)
-    return std::nullopt;
-  stem.erase(0, 6);
-  std::optional<infinitebench_task> best;
-  size_t best_len = 0;
-  for (auto t : infinitebench_tasks) {
-    auto name = to_string(t);
-    if (stem.rfind(name, 0) == 0 && name.size() > best_len
-        && (stem.size() == name.size() || stem[name.size()] == '_')) {
-      best = t;
-      best_len = name.size();
-    }
-  }
-  return best;
-}
-
-int run_calibration(arg_list raw) {
-  auto args = parse_args(calibration_name, raw, calibration_options);
-  if (!args)
-    return fail(calibration_name, args.error(), exit_usage);
-  if (args->has("help")) {
-    print_usage(calibration_name,
-                "--preds FILE [--task TASK] [--scorer official|llmxmapreduce] "
-                "[--svg FILE] [--json]",
-                calibration_options);
-    std::printf("\nScores each line, buckets the examples by their "
-                "'confidence' (0-5; null or\nmissing counts as without) and "
-                "prints accuracy per bucket, the expected\ncalibration error "
-                "and the Brier score (docs/evaluation.md, "
-                "\"Calibration\").\n");
-    return exit_ok;
-  }
-  auto preds = args->get("preds");
-  if (!preds || preds->empty())
-    return fail(calibration_name, usage_error("--preds FILE is required"),
-                exit_usage);
-  infinitebench_task task;
-  if (args->has("task")) {
-    auto t = task_arg(*args);
-    if (!t)
-      return fail(calibration_name, t.error(), exit_usage);
-    task = *t;
-  } else if (auto t = task_from_file_name(*preds)) {
-    task = *t;
-  } else {
-    return fail(calibration_name,
-                usage_error("--task is required: the file name does not read "
-                            "preds_<task>[_<strategy>].jsonl (tasks: "
-                            + infinitebench_task_names() + ")"),
-                exit_usage);
-  }
-  auto scorer = scorer_arg(*args);
-  if (!scorer)
-    return fail(calibration_name, scorer.error(), exit_usage);
-  auto lines = read_predictions(*preds, false, false);
-  if (!lines)
-    return fail(calibration_name, lines.error(), exit_input);
-  bool any_confidence
-    = std::any_of(lines->begin(), lines->end(), [](const prediction_line& p) {
-        return p.doc.contains("confidence");
-      });
-  if (!any_confidence)
-    return fail(
-      calibration_name,
-      make_error(error_kind::input,
-                 "'" + *preds + "' has no 'confidence' field on any line"),
-      exit_input);
-  std::vector<const prediction_line*> all;
-  for (auto& p : *lines)
-    all.push_back(&p);
-  auto totals = total_of(all, task, *scorer);
-  if (totals.scored == 0)
-    return fail(
-      calibration_name,
-      make_error(error_kind::input, "no line of '" + *preds
-                                      + "' could be scored: the task '"
-                                      + to_string(task) + "' has no rule here"),
-      exit_input);
-  auto report = make_calibration_report(totals.samples);
-  std::string svg_path;
-  if (auto p = args->get("svg")) {
-    svg_path = *p;
-  } else {
-    fs::path path{*preds};
-    auto stem = path.stem().string();
-    auto name = stem.rfind("preds_", 0) == 0
-                  ? "reliability_" + stem.substr(6) + ".svg"
-                  : stem + ".reliability.svg";
-    svg_path = (path.parent_path() / name).string();
-  }
-  auto title = "Reliability: " + fs::path{*preds}.filename().string()
-               + ", scorer " + std::string{to_string(*scorer)};
-  if (auto err = write_text_file(svg_path, reliability_svg(report, title)))
-    return fail(calibration_name, err, exit_input);
-  if (args->has("json")) {
-    auto doc = to_json(report);
-    doc["task"] = to_string(task);
-    doc["scorer"] = std::string{to_string(*scorer)};
-    doc["score"] = 100 * totals.score_sum / static_cast<double>(totals.scored);
-    doc["examples"] = totals.examples;
-    doc["reliability_svg"] = svg_path;
-    std::printf("%s\n", doc.dump(2).c_str());
-  } else {
-    std::printf("%s: %zu examples, score %.2f (scorer %s)\n", preds->c_str(),
-                totals.examples,
-                100 * totals.score_sum / static_cast<double>(totals.scored),
-                scorer_label(*scorer).c_str());
-    print_calibration(stdout, report, "");
-    std::printf("  reliability diagram: %s\n", svg_path.c_str());
-  }
-  return exit_ok;
-}
-
 } // namespace
-
-int run_eval_generate(arg_list args) {
-  return run_generate(args);
-}
 
 int run_eval_infinitebench(arg_list args) {
   return run_infinitebench(args);
-}
-
-int run_eval_calibration(arg_list args) {
-  return run_calibration(args);
 }
 
 } // namespace llmmr::cli
