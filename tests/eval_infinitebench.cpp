@@ -479,6 +479,47 @@ TEST_SUITE("cli") {
     CHECK_EQ(read_jsonl(out / "preds_passkey.jsonl").size(), 3u);
   }
 
+  TEST_CASE("eval infinitebench records failed jobs and runs them again") {
+    temp_dir dir;
+    auto out = dir.path() / "out";
+    auto gen
+      = run_command({llmmr_binary(), "eval", "generate", "--task", "passkey",
+                     "--out", (dir.path() / "passkey.jsonl").string(),
+                     "--count", "1", "--length-tokens", "3000"});
+    REQUIRE_MESSAGE(gen.exit_code == 0, gen.err);
+    {
+      sim_process faulty{{"--fault-rate", "1"}};
+      auto res = run_command({llmmr_binary(), "eval", "infinitebench", "--data",
+                              dir.path().string(), "--task", "passkey", "--out",
+                              out.string(), "--endpoint", faulty.url, "--set",
+                              "retry.max_attempts=1", "--set",
+                              "tokenizer.kind=approx", "--json", "--quiet"});
+      CHECK_EQ(res.exit_code, 5);
+      auto report = nlohmann::json::parse(res.out);
+      CHECK_EQ(report["strategies"][0]["failures"], 1);
+      CHECK_EQ(report["strategies"][0]["score"].get<double>(), 0);
+      auto preds = read_jsonl(out / "preds_passkey.jsonl");
+      REQUIRE_EQ(preds.size(), 1u);
+      CHECK(preds[0]["error"].is_string());
+      CHECK(preds[0]["confidence"].is_null());
+      CHECK_EQ(preds[0]["prediction"], "");
+    }
+    // The next run (the in-process simulator) runs the failed example again
+    // and its new line is the one that counts.
+    auto again = run_command({llmmr_binary(), "eval", "infinitebench", "--data",
+                              dir.path().string(), "--task", "passkey", "--out",
+                              out.string(), "--json"});
+    REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+    CHECK(contains(again.err, "1 example failed before and run again"));
+    auto report = nlohmann::json::parse(again.out);
+    CHECK_EQ(report["strategies"][0]["ran"], 1);
+    CHECK_EQ(report["strategies"][0]["examples"], 1);
+    CHECK_EQ(report["strategies"][0]["failures"], 0);
+    CHECK_EQ(report["strategies"][0]["score"].get<double>(),
+             doctest::Approx(100));
+    CHECK_EQ(read_jsonl(out / "preds_passkey.jsonl").size(), 2u);
+  }
+
   TEST_CASE("eval infinitebench names the file and line of a bad example") {
     temp_dir dir;
     dir.write(

@@ -242,7 +242,7 @@ ordered_json run_example(const run_context& ctx, strategy s,
     line["tokens"] = 0;
     line["wall_ms"] = wall_ms;
     line["strategy"] = to_string(s);
-    line["error"] = to_string(res.error());
+    line["error"] = describe(res.error());
     return line;
   }
   line["prediction"] = narrow_answer(res->answer, answer_kind_of(ctx.task));
@@ -593,14 +593,26 @@ int run_infinitebench(arg_list raw) {
       break;
     }
     std::set<std::string> done;
+    // A failed example runs again; its new line supersedes the old one.
+    std::set<std::string> failed_before;
     for (auto& p : *existing)
-      done.insert(p.key);
+      if (!p.doc.contains("error"))
+        done.insert(p.key);
+    for (auto& p : *existing)
+      if (p.doc.contains("error") && done.count(p.key) == 0)
+        failed_before.insert(p.key);
     if (!quiet && !done.empty())
       std::fprintf(stderr,
                    "llmmr eval: %s: %zu prediction%s already in %s; those "
                    "examples are skipped\n",
                    to_string(s).c_str(), done.size(),
                    done.size() == 1 ? "" : "s", run.preds_path.c_str());
+    if (!quiet && !failed_before.empty())
+      std::fprintf(stderr,
+                   "llmmr eval: %s: %zu example%s failed before and run "
+                   "again\n",
+                   to_string(s).c_str(), failed_before.size(),
+                   failed_before.size() == 1 ? "" : "s");
     example_reader reader{data_path, *limit};
     if (!reader.is_open()) {
       code = exit_input;
@@ -626,11 +638,16 @@ int run_infinitebench(arg_list raw) {
       break;
     }
     auto selected = reader.selected();
+    // The last line of an id counts (a failed example run again).
+    std::map<std::string, size_t> last;
+    for (size_t i = 0; i < lines->size(); ++i)
+      if (selected.count((*lines)[i].key) > 0)
+        last[(*lines)[i].key] = i;
     std::vector<const prediction_line*> chosen;
-    std::set<std::string> seen;
-    for (auto& p : *lines)
-      if (selected.count(p.key) > 0 && seen.insert(p.key).second)
-        chosen.push_back(&p);
+    for (size_t i = 0; i < lines->size(); ++i)
+      if (auto it = last.find((*lines)[i].key);
+          it != last.end() && it->second == i)
+        chosen.push_back(&(*lines)[i]);
     run.totals = total_of(chosen, *task, *scorer);
     run.calibration = make_calibration_report(run.totals.samples);
     if (run.totals.scored > 0) {
