@@ -2,6 +2,7 @@
 // Number, KV, Math.Find) in the official format.
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -92,6 +93,11 @@ int run_generate(arg_list raw) {
   std::ofstream file;
   std::FILE* sink = stdout;
   if (*out != "-") {
+    // The folder of the file may not exist yet (e.g. a fresh data/).
+    std::error_code ec;
+    if (auto parent = std::filesystem::path{*out}.parent_path();
+        !parent.empty())
+      std::filesystem::create_directories(parent, ec);
     file.open(*out, std::ios::binary | std::ios::trunc);
     if (!file)
       return fail_with(
