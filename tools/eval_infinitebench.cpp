@@ -390,6 +390,8 @@ void print_runs(infinitebench_task task, eval_scorer scorer,
              per_example(r.totals.wall_ms, r.totals.examples) * 1000))
            + "/ex)";
   });
+  row("wall time (this run)",
+      [](const strategy_run& r) { return format_duration(r.wall_us); });
   row("failures",
       [](const strategy_run& r) { return std::to_string(r.totals.failures); });
   row("partial results",
@@ -437,6 +439,7 @@ json run_json(infinitebench_task task, eval_scorer scorer,
        {"calls", t.calls},
        {"tokens", t.tokens},
        {"wall_ms", t.wall_ms},
+       {"run_wall_ms", static_cast<double>(r.wall_us) / 1000.0},
        {"failures", t.failures},
        {"partial", t.partial},
        {"calibration", to_json(r.calibration)}});
