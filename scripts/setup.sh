@@ -25,10 +25,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Exactly what the build needs; nothing else.
+# Exactly what the build needs, and rsvg-convert (librsvg2-bin) to look at
+# the SVG pictures the evaluation commands draw; nothing else.
 packages=(g++ cmake make ccache libcaf-dev libboost-dev nlohmann-json3-dev
           libspdlog-dev doctest-dev libssl-dev openssl libpcre2-dev
-          libutf8proc-dev pkg-config)
+          libutf8proc-dev pkg-config librsvg2-bin)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -21,10 +21,10 @@
 #include "llmmr/core/log.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
-#include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
+#include "llmmr/tools/local_sim.hpp"
 
 namespace llmmr::cli {
 
@@ -112,40 +112,18 @@ int run_demo(arg_list raw) {
   set_log_level(spdlog::level::err);
 
   // 1. The simulator, in this process, on loopback.
-  sim::sim_options sim_opts;
-  sim_opts.host = "127.0.0.1";
-  sim_opts.port = 0;
-  sim_opts.slots = 16;
-  sim_opts.seed = hay.seed;
-  sim_opts.faults = sim::fault_rates::uniform(fault_rate);
-  // A stalled reply should cost a retry, not a minute.
-  sim_opts.stall_ms = 300;
-  sim_opts.retry_after_ms = 20;
-  auto server = sim::sim_server::start(sim_opts);
-  if (!server) {
-    print_error("demo", server.error());
+  auto sim = start_local_sim(hay.seed, fault_rate);
+  if (!sim) {
+    print_error("demo", sim.error());
     return exit_endpoint;
   }
-  auto port = (*server)->port();
-  auto url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  auto& server = sim->server;
+  const auto& url = sim->url;
 
   // 2. Settings: the same layers as `llmmr ask`, minus the environment (the
   // demo must not pick up a real endpoint or key).
   settings_sources src;
-  src.overrides = {
-    {"endpoints[0].url", url},
-    {"endpoints[0].max_concurrency", "16"},
-    {"pipeline.mappers", "4"},
-    {"pipeline.map_window", "8"},
-    {"pipeline.chunk_window", "32"},
-    {"retry.max_attempts", "10"},
-    {"retry.initial_backoff_ms", "10"},
-    {"retry.max_backoff_ms", "200"},
-    {"client.first_byte_timeout_ms", "10000"},
-    {"client.idle_timeout_ms", "10000"},
-    {"client.total_timeout_ms", "30000"},
-    {"log.level", "error"},
-  };
+  src.overrides = sim->overrides;
   if (auto err = add_set_overrides(*args, src.overrides)) {
     print_error("demo", err);
     return exit_usage;
@@ -207,7 +185,7 @@ int run_demo(arg_list raw) {
     },
     mode, text.size());
   pipeline->stop();
-  auto sim_stats = (*server)->stats();
+  auto sim_stats = server->stats();
   if (!outcome.result) {
     print_error("demo", outcome.result.error());
     return exit_code_for(outcome);

@@ -15,11 +15,27 @@
 #include "llmmr/core/infinitebench_score.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/tools/args.hpp"
+#include "llmmr/tools/eval_commands.hpp"
 
 namespace llmmr::cli {
 
 /// `llmmr eval score` (tools/eval_score.cpp).
 int run_eval_score(arg_list args);
+// -- shared by the subcommands ------------------------------------------------
+
+/// Parses `--task NAME` as an InfiniteBench task.
+caf::expected<infinitebench_task> task_arg(const parsed_args& args) {
+  auto name = args.get("task");
+  if (!name)
+    return make_error(error_kind::usage, "--task is required (one of: "
+                                           + infinitebench_task_names() + ")");
+  infinitebench_task task;
+  if (!from_string(*name, task))
+    return make_error(error_kind::usage,
+                      "--task: unknown task '" + *name
+                        + "' (one of: " + infinitebench_task_names() + ")");
+  return task;
+}
 
 namespace {
 
@@ -36,22 +52,6 @@ struct eval_subcommand {
 int fail(std::string_view command, const caf::error& err, int code) {
   print_error(command, err);
   return code;
-}
-
-// -- shared by the subcommands ------------------------------------------------
-
-/// Parses `--task NAME` as an InfiniteBench task.
-caf::expected<infinitebench_task> task_arg(const parsed_args& args) {
-  auto name = args.get("task");
-  if (!name)
-    return make_error(error_kind::usage, "--task is required (one of: "
-                                           + infinitebench_task_names() + ")");
-  infinitebench_task task;
-  if (!from_string(*name, task))
-    return make_error(error_kind::usage,
-                      "--task: unknown task '" + *name
-                        + "' (one of: " + infinitebench_task_names() + ")");
-  return task;
 }
 
 /// The lines of a JSONL prediction file, each parsed as an object that
@@ -162,13 +162,21 @@ constexpr eval_subcommand eval_subcommands[] = {
    run_extract},
   {"score", "score prediction files (official or llmxmapreduce scorer)",
    run_eval_score},
+  {"generate", "write synthetic InfiniteBench data (passkey, kv_retrieval...)",
+   run_eval_generate},
+  {"infinitebench", "run a task's examples, score them, report calibration",
+   run_eval_infinitebench},
+  {"calibration",
+   "how well a prediction file's confidence predicts "
+   "correctness",
+   run_eval_calibration},
 };
 
 void print_eval_help(std::FILE* out) {
   std::fprintf(out, "usage: llmmr eval <subcommand> [options]\n\n"
                     "subcommands:\n");
   for (auto& sub : eval_subcommands)
-    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(sub.name.size()),
+    std::fprintf(out, "  %-14.*s %.*s\n", static_cast<int>(sub.name.size()),
                  sub.name.data(), static_cast<int>(sub.summary.size()),
                  sub.summary.data());
   std::fprintf(out, "\nRun 'llmmr eval <subcommand> --help' for its "
@@ -194,8 +202,7 @@ int run_eval(arg_list args) {
 }
 
 const bool registered = register_command(
-  {"eval", "offline evaluation: extract answers from prediction files",
-   run_eval});
+  {"eval", "InfiniteBench: generate data, run, score, calibration", run_eval});
 
 } // namespace
 
