@@ -20,8 +20,8 @@
 #include "llmmr/core/haystack.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
-#include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
+#include "llmmr/tools/builtin_sim.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
 
@@ -111,40 +111,17 @@ int run_demo(arg_list raw) {
   spdlog::set_level(spdlog::level::err);
 
   // 1. The simulator, in this process, on loopback.
-  sim::sim_options sim_opts;
-  sim_opts.host = "127.0.0.1";
-  sim_opts.port = 0;
-  sim_opts.slots = 16;
-  sim_opts.seed = hay.seed;
-  sim_opts.faults = sim::fault_rates::uniform(fault_rate);
-  // A stalled reply should cost a retry, not a minute.
-  sim_opts.stall_ms = 300;
-  sim_opts.retry_after_ms = 20;
-  auto server = sim::sim_server::start(sim_opts);
-  if (!server) {
-    print_error("demo", server.error());
+  auto sim = start_builtin_sim(hay.seed, fault_rate);
+  if (!sim) {
+    print_error("demo", sim.error());
     return exit_endpoint;
   }
-  auto port = (*server)->port();
-  auto url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  const auto& url = sim->url;
 
   // 2. Settings: the same layers as `llmmr ask`, minus the environment (the
   // demo must not pick up a real endpoint or key).
   settings_sources src;
-  src.overrides = {
-    {"endpoints[0].url", url},
-    {"endpoints[0].max_concurrency", "16"},
-    {"pipeline.mappers", "4"},
-    {"pipeline.map_window", "8"},
-    {"pipeline.chunk_window", "32"},
-    {"retry.max_attempts", "10"},
-    {"retry.initial_backoff_ms", "10"},
-    {"retry.max_backoff_ms", "200"},
-    {"client.first_byte_timeout_ms", "10000"},
-    {"client.idle_timeout_ms", "10000"},
-    {"client.total_timeout_ms", "30000"},
-    {"log.level", "error"},
-  };
+  src.overrides = sim->overrides;
   if (auto err = add_set_overrides(*args, src.overrides)) {
     print_error("demo", err);
     return exit_usage;
@@ -195,18 +172,10 @@ int run_demo(arg_list raw) {
     return exit_code_for(pipeline.error());
   }
   const std::string& text = doc.text;
-  auto outcome = run_streamed_job(
-    sys, *pipeline, spec,
-    [&text](const std::function<caf::error(std::string_view)>& consume) {
-      constexpr size_t piece = 1 << 16;
-      for (size_t pos = 0; pos < text.size(); pos += piece)
-        if (auto err = consume(std::string_view{text}.substr(pos, piece)))
-          return err;
-      return caf::error{};
-    },
-    mode, text.size());
+  auto outcome = run_streamed_job(sys, *pipeline, spec, text_source(text), mode,
+                                  text.size());
   pipeline->stop();
-  auto sim_stats = (*server)->stats();
+  auto sim_stats = sim->server->stats();
   if (!outcome.result) {
     print_error("demo", outcome.result.error());
     return exit_code_for(outcome);
