@@ -29,6 +29,8 @@ done
 packages=(g++ cmake make ccache libcaf-dev libboost-dev nlohmann-json3-dev
           libspdlog-dev doctest-dev libssl-dev openssl libpcre2-dev
           libutf8proc-dev pkg-config)
+# rsvg-convert turns `llmmr niah`'s heatmap.svg into heatmap.png.
+packages+=(librsvg2-bin)
 
 missing=()
 for p in "${packages[@]}"; do
