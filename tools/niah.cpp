@@ -309,7 +309,7 @@ int run_niah(arg_list raw) {
   if (auto note = fit_budget(base_spec, be->context_window);
       !note.empty() && !quiet)
     std::fprintf(stderr, "llmmr niah: %s\n", note.c_str());
-  auto tok = choose_tokenizer(*cfg, &*be, true);
+  auto tok = choose_tokenizer(*cfg, &*be, quiet);
   if (!tok) {
     print_error("niah", tok.error());
     return exit_config;
@@ -406,17 +406,19 @@ int run_niah(arg_list raw) {
     max_length = std::max(max_length, c.length);
   }
   if (!quiet) {
-    std::fprintf(
-      stderr,
-      "llmmr niah: %zu cells (%zu lengths x %zu depths), %llu "
-      "needle%s each, against %s; %zu kept from %s, %zu to run, "
-      "%zu at once\n",
-      grid.cells(), grid.lengths.size(), grid.depths.size(),
-      static_cast<unsigned long long>(needle_count),
-      needle_count == 1 ? "" : "s",
-      use_sim ? "the built-in simulator" : targets.dump().c_str(),
-      state.cells.size(), results_path.c_str(), todo.size(),
-      static_cast<size_t>(std::min<uint64_t>(parallel, todo.size())));
+    std::string at_once;
+    if (!todo.empty())
+      at_once = ", " + std::to_string(std::min<uint64_t>(parallel, todo.size()))
+                + " at once";
+    std::fprintf(stderr,
+                 "llmmr niah: %zu cells (%zu lengths x %zu depths), %llu "
+                 "needle%s each, against %s; %zu kept from %s, %zu to run%s\n",
+                 grid.cells(), grid.lengths.size(), grid.depths.size(),
+                 static_cast<unsigned long long>(needle_count),
+                 needle_count == 1 ? "" : "s",
+                 use_sim ? "the built-in simulator" : targets.dump().c_str(),
+                 state.cells.size(), results_path.c_str(), todo.size(),
+                 at_once.c_str());
   }
 
   auto write_results = [&]() -> caf::error {
