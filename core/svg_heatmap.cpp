@@ -100,7 +100,7 @@ std::string render_svg_heatmap(const heatmap_spec& spec) {
   // Cell size: the grid aims at about 880 x 440 px, within limits that keep
   // labels readable and small grids from ballooning.
   auto cell_w = std::clamp(880.0 / static_cast<double>(cols), 24.0, 72.0);
-  auto cell_h = std::clamp(440.0 / static_cast<double>(rows), 18.0, 48.0);
+  auto cell_h = std::clamp(440.0 / static_cast<double>(rows), 18.0, 72.0);
   constexpr double label_size = 12;
   constexpr double title_size = 18;
   constexpr double axis_title_size = 14;
@@ -120,8 +120,10 @@ std::string render_svg_heatmap(const heatmap_spec& spec) {
   constexpr double bar_w = 18;
   double legend_right = bar_x + bar_w + 8 + text_width("1.00", label_size) + 12
                         + axis_title_size + 16;
+  // Titles are centred on the picture, which is wide enough for them.
   double width
-    = std::max(legend_right, left + text_width(spec.title, title_size) + 24);
+    = std::max({legend_right, text_width(spec.title, title_size) * 1.1 + 48,
+                text_width(spec.subtitle, label_size) + 48});
   double height = top + grid_h + x_label_h + 8 + axis_title_size + 24;
   bool any_missing = false;
 
@@ -141,11 +143,14 @@ std::string render_svg_heatmap(const heatmap_spec& spec) {
   }
   svg += "</linearGradient></defs>\n";
   // Titles.
-  svg += text(left + grid_w / 2, 30, "middle", title_size, spec.title,
+  svg += text(width / 2, 30, "middle", title_size, spec.title,
               "font-weight=\"bold\" class=\"title\"");
   if (!spec.subtitle.empty())
-    svg += text(left + grid_w / 2, 52, "middle", label_size, spec.subtitle,
+    svg += text(width / 2, 52, "middle", label_size, spec.subtitle,
                 "fill=\"#444444\" class=\"subtitle\"");
+  // The plot, centred under a title wider than itself.
+  svg += "<g class=\"plot\" transform=\"translate("
+         + num((width - legend_right) / 2) + " 0)\">\n";
   // Cells.
   svg += "<g class=\"cells\" stroke=\"#ffffff\" stroke-width=\"1\">\n";
   for (size_t r = 0; r < rows; ++r) {
@@ -227,7 +232,7 @@ std::string render_svg_heatmap(const heatmap_spec& spec) {
            + "\" fill=\"#d9d9d9\" stroke=\"#666666\" stroke-width=\"1\"/>\n";
     svg += text(bar_x + bar_w + 7, y + 10, "start", label_size, "not run");
   }
-  svg += "</svg>\n";
+  svg += "</g>\n</svg>\n";
   return svg;
 }
 
