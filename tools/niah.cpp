@@ -182,6 +182,138 @@ std::string cell_label(uint64_t length, double depth) {
   return niah_length_label(length) + " @ " + niah_depth_label(depth) + " %";
 }
 
+/// What every cell of a run shares.
+struct cell_context {
+  caf::actor_system& sys;
+  const pipeline_handle& pipeline;
+  /// The job settings; each needle's job asks its own question.
+  const job_spec& base_spec;
+  /// The filler every haystack is cut from.
+  const niah_corpus& corpus;
+  /// Counts the haystack's tokens.
+  const tokenizer& tok;
+  uint64_t seed;
+  size_t needles;
+};
+
+/// One finished cell.
+struct cell_outcome {
+  /// Its object in results.json.
+  json cell;
+  /// Needles found and calls made.
+  uint64_t found = 0;
+  uint32_t calls = 0;
+  /// The first failed job's error (empty when none) and its exit code.
+  std::string error;
+  int error_code = exit_ok;
+  /// Wall time of the cell.
+  uint64_t wall_us = 0;
+};
+
+/// Builds the haystack of the cell (`length`, `depth`) and asks for each of
+/// its needles in a job of its own; judges the answers.
+cell_outcome run_niah_cell(const cell_context& ctx, uint64_t length,
+                           double depth) {
+  auto cell_t0 = clock_type::now();
+  auto needles
+    = make_niah_needles(cell_seed(ctx.seed, length, depth), ctx.needles);
+  auto depths = niah_needle_depths(depth, needles.size());
+  auto hay = build_niah_haystack(ctx.corpus, length, needles, depths, ctx.tok);
+  json per_needle = json::array();
+  uint64_t found = 0;
+  uint32_t map = 0, collapse = 0, reduce = 0, chunks = 0;
+  uint64_t prompt = 0, completion = 0;
+  bool partial = false;
+  cell_outcome out;
+  auto& error = out.error;
+  std::string answers;
+  for (size_t k = 0; k < needles.size(); ++k) {
+    const auto& n = needles[k];
+    const auto& place = hay.placements[k];
+    auto spec = ctx.base_spec;
+    spec.question = n.question;
+    const std::string& text = hay.text;
+    auto outcome
+      = run_streamed_job(ctx.sys, ctx.pipeline, spec, text_source(text),
+                         progress_mode::none, text.size());
+    json entry{
+      {"label", n.label},
+      {"question", n.question},
+      {"expected", n.answer},
+      {"depth_percent", depths[k]},
+      {"byte_offset", place.byte_offset},
+      {"token_offset", place.token_offset},
+    };
+    if (!outcome.result) {
+      if (error.empty()) {
+        error = describe(outcome.result.error());
+        out.error_code = exit_code_for(outcome);
+      }
+      entry["answer"] = nullptr;
+      entry["found"] = false;
+      entry["error"] = describe(outcome.result.error());
+      per_needle.push_back(std::move(entry));
+      continue;
+    }
+    const auto& res = *outcome.result;
+    bool ok = answer_contains(res.answer, n.answer);
+    found += ok ? 1 : 0;
+    bool at_needle = false;
+    for (const auto& ev : res.evidence)
+      for (const auto& r : ev.ranges)
+        at_needle
+          = at_needle
+            || (place.byte_offset >= r.begin && place.byte_offset < r.end);
+    map += res.calls.map;
+    collapse += res.calls.collapse;
+    reduce += res.calls.reduce;
+    chunks = std::max(chunks, res.chunks);
+    prompt += res.usage.prompt_tokens;
+    completion += res.usage.completion_tokens;
+    partial = partial || res.partial;
+    if (!answers.empty())
+      answers += " | ";
+    answers += res.answer;
+    entry["answer"] = res.answer;
+    entry["found"] = ok;
+    entry["confidence"] = res.confidence;
+    entry["evidence_at_needle"] = at_needle;
+    entry["no_information"] = res.no_information;
+    entry["calls"] = res.calls.map + res.calls.collapse + res.calls.reduce;
+    entry["wall_ms"] = ms_of(outcome.wall_us);
+    per_needle.push_back(std::move(entry));
+  }
+  out.wall_us = static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
+                                                          - cell_t0)
+      .count());
+  out.found = found;
+  out.calls = map + collapse + reduce;
+  out.cell = json{
+    {"length_tokens", length},
+    {"depth_percent", depth},
+    {"found", error.empty() && found == needles.size()},
+    {"needles", needles.size()},
+    {"needles_found", found},
+    {"answer", answers},
+    {"calls", map + collapse + reduce},
+    {"calls_by_stage",
+     {{"map", map}, {"collapse", collapse}, {"reduce", reduce}}},
+    {"tokens",
+     {{"document", hay.tokens},
+      {"prompt", prompt},
+      {"completion", completion}}},
+    {"document_bytes", hay.text.size()},
+    {"chunks", chunks},
+    {"partial", partial},
+    {"wall_ms", ms_of(out.wall_us)},
+    {"needle_results", std::move(per_needle)},
+  };
+  if (!error.empty())
+    out.cell["error"] = error;
+  return out;
+}
+
 int run_niah(arg_list raw) {
   auto args = parse_args("niah", raw, niah_options);
   if (!args) {
@@ -475,104 +607,15 @@ int run_niah(arg_list raw) {
       return exit_code_for(pipeline.error());
     }
     std::atomic<size_t> next{0};
+    cell_context ctx{sys,      *pipeline, base_spec,   corpus,
+                     *gen_tok, seed,      needle_count};
     auto run_cell = [&](const cell_coord& cc) {
-      auto cell_t0 = clock_type::now();
-      auto needles
-        = make_niah_needles(cell_seed(seed, cc.length, cc.depth), needle_count);
-      auto depths = niah_needle_depths(cc.depth, needles.size());
-      auto hay
-        = build_niah_haystack(corpus, cc.length, needles, depths, *gen_tok);
-      json per_needle = json::array();
-      uint64_t found = 0;
-      uint32_t map = 0, collapse = 0, reduce = 0, chunks = 0;
-      uint64_t prompt = 0, completion = 0;
-      bool partial = false;
-      std::string error;
-      int error_code = exit_ok;
-      std::string answers;
-      for (size_t k = 0; k < needles.size(); ++k) {
-        const auto& n = needles[k];
-        const auto& place = hay.placements[k];
-        auto spec = base_spec;
-        spec.question = n.question;
-        const std::string& text = hay.text;
-        auto outcome = run_streamed_job(sys, *pipeline, spec, text_source(text),
-                                        progress_mode::none, text.size());
-        json entry{
-          {"label", n.label},
-          {"question", n.question},
-          {"expected", n.answer},
-          {"depth_percent", depths[k]},
-          {"byte_offset", place.byte_offset},
-          {"token_offset", place.token_offset},
-        };
-        if (!outcome.result) {
-          if (error.empty()) {
-            error = describe(outcome.result.error());
-            error_code = exit_code_for(outcome);
-          }
-          entry["answer"] = nullptr;
-          entry["found"] = false;
-          entry["error"] = describe(outcome.result.error());
-          per_needle.push_back(std::move(entry));
-          continue;
-        }
-        const auto& res = *outcome.result;
-        bool ok = answer_contains(res.answer, n.answer);
-        found += ok ? 1 : 0;
-        bool at_needle = false;
-        for (const auto& ev : res.evidence)
-          for (const auto& r : ev.ranges)
-            at_needle
-              = at_needle
-                || (place.byte_offset >= r.begin && place.byte_offset < r.end);
-        map += res.calls.map;
-        collapse += res.calls.collapse;
-        reduce += res.calls.reduce;
-        chunks = std::max(chunks, res.chunks);
-        prompt += res.usage.prompt_tokens;
-        completion += res.usage.completion_tokens;
-        partial = partial || res.partial;
-        if (!answers.empty())
-          answers += " | ";
-        answers += res.answer;
-        entry["answer"] = res.answer;
-        entry["found"] = ok;
-        entry["confidence"] = res.confidence;
-        entry["evidence_at_needle"] = at_needle;
-        entry["no_information"] = res.no_information;
-        entry["calls"] = res.calls.map + res.calls.collapse + res.calls.reduce;
-        entry["wall_ms"] = ms_of(outcome.wall_us);
-        per_needle.push_back(std::move(entry));
-      }
-      auto wall_us = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
-                                                              - cell_t0)
-          .count());
-      json cell{
-        {"length_tokens", cc.length},
-        {"depth_percent", cc.depth},
-        {"found", error.empty() && found == needles.size()},
-        {"needles", needles.size()},
-        {"needles_found", found},
-        {"answer", answers},
-        {"calls", map + collapse + reduce},
-        {"calls_by_stage",
-         {{"map", map}, {"collapse", collapse}, {"reduce", reduce}}},
-        {"tokens",
-         {{"document", hay.tokens},
-          {"prompt", prompt},
-          {"completion", completion}}},
-        {"document_bytes", hay.text.size()},
-        {"chunks", chunks},
-        {"partial", partial},
-        {"wall_ms", ms_of(wall_us)},
-        {"needle_results", std::move(per_needle)},
-      };
-      if (!error.empty())
-        cell["error"] = error;
+      auto result = run_niah_cell(ctx, cc.length, cc.depth);
+      const auto& error = result.error;
+      auto found = result.found;
+      auto needles_in_cell = ctx.needles;
       std::lock_guard guard{state.mtx};
-      state.cells.push_back(cell);
+      state.cells.push_back(std::move(result.cell));
       ++state.done;
       state.done_tokens += cc.length;
       auto label = cell_label(cc.length, cc.depth);
@@ -580,7 +623,7 @@ int run_niah(arg_list raw) {
         std::find(state.running.begin(), state.running.end(), label));
       if (!error.empty() && state.stop_message.empty()) {
         state.stop_message = error;
-        state.stop_code = error_code;
+        state.stop_code = result.error_code;
         state.stop = true;
       }
       if (auto err = write_results())
@@ -597,11 +640,11 @@ int run_niah(arg_list raw) {
         if (!error.empty())
           line += "ERROR " + error;
         else
-          line += std::string{found == needles.size() ? "found" : "MISSED"}
+          line += std::string{found == needles_in_cell ? "found" : "MISSED"}
                   + " (" + std::to_string(found) + "/"
-                  + std::to_string(needles.size()) + " needles)";
-        line += ", " + std::to_string(map + collapse + reduce) + " calls, "
-                + format_duration(wall_us);
+                  + std::to_string(needles_in_cell) + " needles)";
+        line += ", " + std::to_string(result.calls) + " calls, "
+                + format_duration(result.wall_us);
         if (!state.running.empty()) {
           line += " | running";
           for (const auto& r : state.running)
