@@ -557,7 +557,7 @@ private:
           direct_text_ = std::move(dt);
           direct_text_.text.clear();
           if (direct_text_.truncated)
-            spdlog::debug("job {}: direct: {} of {} document tokens cut from "
+            logger()->debug("job {}: direct: {} of {} document tokens cut from "
                           "the middle to fit the budget",
                           id_, direct_text_.cut_tokens,
                           direct_text_.document_tokens);
@@ -586,7 +586,7 @@ private:
                 auto next = shrink_after_overflow(final_budget_, describe(err));
                 if (next >= min_payload_tokens && next < final_budget_
                     && ++recollapses_ <= 8) {
-                  spdlog::info("job {}: the {} prompt was too long for the "
+                  logger()->info("job {}: the {} prompt was too long for the "
                                "server; building it again for {} tokens",
                                id_, stage, next);
                   final_budget_ = static_cast<uint32_t>(next);

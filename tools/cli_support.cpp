@@ -472,6 +472,16 @@ progress_mode default_progress_mode() {
   return ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::lines;
 }
 
+document_source text_source(std::string_view text, size_t piece) {
+  return
+    [text, piece](const std::function<caf::error(std::string_view)>& consume) {
+      for (size_t pos = 0; pos < text.size(); pos += piece)
+        if (auto err = consume(text.substr(pos, piece)))
+          return err;
+      return caf::error{};
+    };
+}
+
 job_outcome run_streamed_job(caf::actor_system& sys,
                              const pipeline_handle& pipeline, job_spec spec,
                              const document_source& source, progress_mode mode,

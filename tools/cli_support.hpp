@@ -126,6 +126,10 @@ progress_mode default_progress_mode();
 using document_source = std::function<caf::error(
   const std::function<caf::error(std::string_view)>& consume)>;
 
+/// Returns a source that hands `text` on in pieces of `piece` bytes. `text`
+/// must outlive the source.
+document_source text_source(std::string_view text, size_t piece = 1 << 16);
+
 /// What `run_streamed_job` observed.
 struct job_outcome {
   /// The job's result, or why the job (or its input) failed.

@@ -29,6 +29,8 @@ enum exit_code : int {
   /// reduce output, or every failed chunk's map output, stayed cut off,
   /// empty or unparsable after its corrective re-asks.
   exit_unusable_answer = 8,
+  /// `llmmr niah`: every cell ran, but not every needle was found.
+  exit_needle_missed = 9,
 };
 
 /// The arguments after the subcommand's name.

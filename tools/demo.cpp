@@ -174,16 +174,8 @@ int run_demo(arg_list raw) {
     return exit_code_for(pipeline.error());
   }
   const std::string& text = doc.text;
-  auto outcome = run_streamed_job(
-    sys, *pipeline, spec,
-    [&text](const std::function<caf::error(std::string_view)>& consume) {
-      constexpr size_t piece = 1 << 16;
-      for (size_t pos = 0; pos < text.size(); pos += piece)
-        if (auto err = consume(std::string_view{text}.substr(pos, piece)))
-          return err;
-      return caf::error{};
-    },
-    mode, text.size());
+  auto outcome = run_streamed_job(sys, *pipeline, spec, text_source(text), mode,
+                                  text.size());
   pipeline->stop();
   auto sim_stats = server->stats();
   if (!outcome.result) {

@@ -22,11 +22,12 @@ int stop_signals::wait() {
   return sig;
 }
 
-caf::error write_port_file(const std::string& path, uint16_t port) {
+caf::error write_file_atomically(const std::string& path,
+                                 std::string_view content) {
   auto tmp = path + ".tmp";
   {
-    std::ofstream out{tmp, std::ios::trunc};
-    out << port << '\n';
+    std::ofstream out{tmp, std::ios::trunc | std::ios::binary};
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
     if (!out)
       return make_error(error_kind::config, "cannot write " + tmp);
@@ -35,6 +36,10 @@ caf::error write_port_file(const std::string& path, uint16_t port) {
     return make_error(error_kind::config,
                       "cannot rename " + tmp + " to " + path);
   return {};
+}
+
+caf::error write_port_file(const std::string& path, uint16_t port) {
+  return write_file_atomically(path, std::to_string(port) + "\n");
 }
 
 } // namespace llmmr::cli

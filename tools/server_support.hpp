@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <caf/error.hpp>
 
@@ -24,6 +25,13 @@ public:
 private:
   sigset_t set_;
 };
+
+/// Writes `content` to `path` through a temporary file (`path` + ".tmp")
+/// and a rename, so that a reader never sees a partly written file and an
+/// interrupted writer leaves the old file whole. Fails with
+/// `error_kind::config` naming the file.
+caf::error write_file_atomically(const std::string& path,
+                                 std::string_view content);
 
 /// Writes `port` and a newline to `path` through a temporary file and a
 /// rename, so that a reader polling the file never sees a partial line.
