@@ -558,9 +558,9 @@ private:
           direct_text_.text.clear();
           if (direct_text_.truncated)
             logger()->debug("job {}: direct: {} of {} document tokens cut from "
-                          "the middle to fit the budget",
-                          id_, direct_text_.cut_tokens,
-                          direct_text_.document_tokens);
+                            "the middle to fit the budget",
+                            id_, direct_text_.cut_tokens,
+                            direct_text_.document_tokens);
           final_call("direct", std::move(*prompt));
         },
         [this](caf::error& err) {
@@ -587,8 +587,8 @@ private:
                 if (next >= min_payload_tokens && next < final_budget_
                     && ++recollapses_ <= 8) {
                   logger()->info("job {}: the {} prompt was too long for the "
-                               "server; building it again for {} tokens",
-                               id_, stage, next);
+                                 "server; building it again for {} tokens",
+                                 id_, stage, next);
                   final_budget_ = static_cast<uint32_t>(next);
                   ++calls_.reduce;
                   if (spec_.strategy == strategy::chain)

@@ -304,8 +304,8 @@ caf::error run_strategy(const run_context& ctx, strategy_run& run,
       ++run.ran;
       if (!ctx.quiet) {
         auto score = score_prediction(ctx.task, ctx.scorer,
-                               line["prediction"].get<std::string>(),
-                               truth_strings(line["ground_truth"]));
+                                      line["prediction"].get<std::string>(),
+                                      truth_strings(line["ground_truth"]));
         std::string what
           = line.contains("error")
               ? "FAILED: " + line["error"].get<std::string>()

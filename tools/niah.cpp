@@ -39,9 +39,9 @@
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 #include "llmmr/tools/args.hpp"
-#include "llmmr/tools/local_sim.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
+#include "llmmr/tools/local_sim.hpp"
 #include "llmmr/tools/server_support.hpp"
 #include "llmmr/tools/tokenizer_choice.hpp"
 

@@ -106,7 +106,8 @@ uint64_t uint_field(const ordered_json& doc, const char* name) {
 }
 
 prediction_totals total_of(const std::vector<const prediction_line*>& lines,
-                           infinitebench_task task, infinitebench_scorer scorer) {
+                           infinitebench_task task,
+                           infinitebench_scorer scorer) {
   prediction_totals t;
   for (const auto* p : lines) {
     const auto& doc = p->doc;
@@ -120,8 +121,9 @@ prediction_totals total_of(const std::vector<const prediction_line*>& lines,
     if (auto it = doc.find("partial");
         it != doc.end() && it->is_boolean() && it->get<bool>())
       ++t.partial;
-    auto s = score_prediction(task, scorer, doc["prediction"].get<std::string>(),
-                       truth_strings(doc["ground_truth"]));
+    auto s
+      = score_prediction(task, scorer, doc["prediction"].get<std::string>(),
+                         truth_strings(doc["ground_truth"]));
     if (!s)
       continue;
     ++t.scored;

@@ -77,7 +77,8 @@ struct prediction_totals {
 
 /// Scores `lines` with `scorer` and adds up their statistics.
 prediction_totals total_of(const std::vector<const prediction_line*>& lines,
-                           infinitebench_task task, infinitebench_scorer scorer);
+                           infinitebench_task task,
+                           infinitebench_scorer scorer);
 
 /// Formats `x` with a printf format for one double, e.g. "%.2f".
 std::string fmt(const char* format, double x);
