@@ -78,6 +78,14 @@ std::string type_name(const json& x) {
   }
 }
 
+/// How deep objects and arrays may nest in a configuration file. The
+/// settings themselves nest two levels; the limit only keeps a hostile or
+/// broken file from costing time and memory in proportion to its depth.
+constexpr int max_config_depth = 32;
+
+/// Thrown from the parser callback to stop at the first level too deep.
+struct config_too_deep {};
+
 /// Finds the first key that appears twice in one object, as a key path.
 class duplicate_finder {
 public:
@@ -218,9 +226,18 @@ private:
       doc = json::parse(
         text,
         [&dups](int depth, json::parse_event_t event, json& parsed) {
+          if (depth >= max_config_depth
+              && (event == json::parse_event_t::object_start
+                  || event == json::parse_event_t::array_start))
+            throw config_too_deep{};
           return dups(depth, event, parsed);
         },
         true, true);
+    } catch (const config_too_deep&) {
+      return fail(where, {},
+                  "objects and arrays nest deeper than "
+                    + std::to_string(max_config_depth)
+                    + " levels; the settings need two");
     } catch (const json::parse_error& e) {
       return fail(where, {}, parse_problem(text, e.byte, e.what()));
     } catch (const json::exception& e) {

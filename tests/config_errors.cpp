@@ -152,6 +152,23 @@ TEST_SUITE("config") {
     CHECK(msg.find("unexpected end of input") != std::string::npos);
   }
 
+  TEST_CASE("a file nested 100,000 deep is rejected at the depth limit") {
+    std::string deep = "{\"job\": ";
+    deep.append(100'000, '[');
+    deep.append(100'000, ']');
+    deep += "}";
+    CHECK(file_error(deep)
+          == "cfg.json: objects and arrays nest deeper than 32 levels; the "
+             "settings need two");
+    std::string objects;
+    for (int i = 0; i < 100'000; ++i)
+      objects += "{\"a\": ";
+    objects += "1";
+    objects.append(100'000, '}');
+    CHECK(file_error(objects).find("nest deeper than 32 levels")
+          != std::string::npos);
+  }
+
   TEST_CASE("a duplicate key is an error") {
     CHECK(file_error(R"({"job": {"budget": 1, "budget": 2}})")
           == "cfg.json: job.budget: duplicate key; each key may appear once");
