@@ -402,7 +402,17 @@ TEST_SUITE("llama") {
       CHECK_NE(f["kind"], "unreachable");
       CHECK_NE(f["kind"], "server_error");
     }
-    CHECK(r.err.find("kept-alive connection was closed") == std::string::npos);
+    // Before it has seen the server close a connection after a stream, the
+    // client may pick such a connection up while the server's FIN is still
+    // on its way (a loaded machine widens that window). It then learns, and
+    // the call goes out again on a fresh connection without costing an
+    // attempt. Each of the server's two slots can teach it at most once.
+    size_t stale = 0;
+    for (auto at = r.err.find("kept-alive connection was closed");
+         at != std::string::npos;
+         at = r.err.find("kept-alive connection was closed", at + 1))
+      ++stale;
+    CHECK_LE(stale, 2u);
   }
 }
 
