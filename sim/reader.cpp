@@ -8,6 +8,7 @@
 
 #include "llmmr/core/ascii.hpp"
 #include "llmmr/core/builtin_prompts.hpp"
+#include "llmmr/sim/structured_reading.hpp"
 
 namespace llmmr::sim {
 
@@ -196,6 +197,14 @@ const std::vector<known_template>& known_templates() {
     return xs;
   }();
   return result;
+}
+
+// The built-in rubric of `profile`, trimmed, or empty.
+std::string builtin_rubric(std::string_view profile) {
+  for (const auto& entry : builtin_prompts())
+    if (entry.path == std::string{profile} + "/rubric.txt")
+      return std::string{trim(entry.text)};
+  return {};
 }
 
 // -- heuristics for prompts that match no built-in template ------------------
@@ -608,6 +617,166 @@ std::string digest(std::string_view text, size_t cap) {
   return result.empty() ? std::string{trim(text.substr(0, cap))} : result;
 }
 
+// -- structured text: key lookups and lists of numbers ------------------------
+
+std::string quoted_key(std::string_view key) {
+  return "\"" + std::string{key} + "\"";
+}
+
+// Fills the four map fields (or the reduce's three without `extracted`).
+void set_fields(reader_reply& reply, const labels& ls, bool with_extracted,
+                std::string extracted, std::string rationale,
+                std::string answer, double confidence) {
+  reply.fields.clear();
+  reply.confidence = confidence;
+  reply.answer = answer;
+  if (with_extracted)
+    reply.fields.emplace_back(std::string{ls.extracted}, std::move(extracted));
+  reply.fields.emplace_back(std::string{ls.rationale}, std::move(rationale));
+  reply.fields.emplace_back(std::string{ls.answer}, std::move(answer));
+  reply.fields.emplace_back(std::string{ls.confidence},
+                            format_score(confidence));
+}
+
+constexpr std::string_view nothing_here
+  = "Nothing in this part bears on the question.";
+
+std::string statistic_name(list_statistic stat) {
+  switch (stat) {
+  case list_statistic::largest:
+    return "largest";
+  case list_statistic::smallest:
+    return "smallest";
+  default:
+    return "median";
+  }
+}
+
+// Reads `text` (a map's part) for a key lookup or a statistic of a list of
+// numbers. Returns false when neither applies, leaving `reply` untouched.
+bool answer_structured(const prompt_parts& parts, std::string_view text,
+                       reader_reply& reply) {
+  const auto& ls = labels_of(parts.chinese);
+  if (auto key = asked_key(parts.question); !key.empty()) {
+    auto hit = look_up_key(text, key);
+    if (hit.found) {
+      set_fields(reply, ls, true, hit.pair,
+                 "The part pairs the key " + quoted_key(key)
+                   + " with this value.",
+                 hit.value, 5);
+      return true;
+    }
+    if (hit.key_seen || looks_like_pairs(text)) {
+      set_fields(reply, ls, true,
+                 hit.key_seen ? "The part ends right after the key, so its "
+                                "value is not in this part."
+                              : std::string{nothing_here},
+                 "The key " + quoted_key(key)
+                   + (hit.key_seen ? " has no value in this part."
+                                   : " does not occur in this part."),
+                 std::string{ls.no_info}, 0);
+      return true;
+    }
+    return false;
+  }
+  auto stat = asked_statistic(parts.question);
+  if (stat == list_statistic::none)
+    return false;
+  auto summary = summarise_numbers(text);
+  if (!summary)
+    return false;
+  auto count = std::to_string(summary->count);
+  if (stat == list_statistic::median && !summary->whole) {
+    set_fields(reply, ls, true, describe(*summary),
+               "The median needs the whole list, and this part holds only "
+                 + count
+                 + " of its numbers: their count and median are partial "
+                   "evidence.",
+               std::string{ls.no_info}, 0);
+    return true;
+  }
+  auto value = statistic_of(*summary, stat);
+  set_fields(reply, ls, true, describe(*summary),
+             "The " + statistic_name(stat) + " of this part's " + count
+               + " numbers is " + value
+               + (summary->whole ? "; the part holds the whole list."
+                                 : "; other parts of the list may change it."),
+             value, summary->whole ? 5 : 4);
+  return true;
+}
+
+// Answers from a summary of the whole input (`covers_all`: every part of
+// the list was read, as for a reduce or a chain manager).
+void answer_from_summary(const prompt_parts& parts, const number_summary& s,
+                         list_statistic stat, bool covers_all,
+                         bool with_extracted, reader_reply& reply) {
+  const auto& ls = labels_of(parts.chinese);
+  auto value = statistic_of(s, stat);
+  auto name = statistic_name(stat);
+  if (value.empty()) {
+    set_fields(reply, ls, with_extracted, describe(s),
+               "The notes give no " + name + " of the list.",
+               std::string{ls.no_info}, 0);
+    return;
+  }
+  if (s.whole) {
+    set_fields(reply, ls, with_extracted, describe(s),
+               "One part held the whole list; its " + name + " is " + value
+                 + ".",
+               value, 5);
+    return;
+  }
+  if (stat == list_statistic::median) {
+    if (with_extracted) {
+      // A collapse passes the combined counts on as evidence.
+      set_fields(reply, ls, true, describe(s),
+                 "No part held the whole list; the combined counts and "
+                 "medians are partial evidence.",
+                 std::string{ls.no_info}, 0);
+      return;
+    }
+    set_fields(reply, ls, false, describe(s),
+               "No part held the whole list, so the median is estimated "
+               "from the parts' medians weighted by their counts: about "
+                 + value + ".",
+               value, 1.5);
+    return;
+  }
+  set_fields(reply, ls, with_extracted, describe(s),
+             "The " + name + " of the parts' " + name + " numbers is " + value
+               + (covers_all ? ", over all parts." : ", over the parts read."),
+             value, covers_all ? 5 : 4);
+}
+
+// Combines the records of a collapse or reduce for a statistic of a list.
+// Returns false when no record holds a number.
+bool combine_numbers(const prompt_parts& parts,
+                     const std::vector<reader_record>& records,
+                     reader_reply& reply) {
+  auto stat = asked_statistic(parts.question);
+  if (stat == list_statistic::none)
+    return false;
+  std::vector<number_summary> xs;
+  for (const auto& r : records) {
+    auto s = parse_number_summary(r.extracted);
+    if (!s && !r.no_information) {
+      // A record in other words: its answer's number.
+      auto n = first_number(r.answer);
+      if (n.empty())
+        continue;
+      s = number_summary{};
+      s->smallest = s->largest = s->median = n;
+    }
+    if (s)
+      xs.push_back(std::move(*s));
+  }
+  if (xs.empty())
+    return false;
+  auto reduce = parts.kind == prompt_kind::reduce;
+  answer_from_summary(parts, combine(xs), stat, reduce, !reduce, reply);
+  return true;
+}
+
 void answer_map(const prompt_parts& parts, reader_reply& reply) {
   const auto& ls = labels_of(parts.chinese);
   if (parts.summary) {
@@ -615,6 +784,8 @@ void answer_map(const prompt_parts& parts, reader_reply& reply) {
     reply.answer = reply.text;
     return;
   }
+  if (answer_structured(parts, parts.chunk, reply))
+    return;
   auto keys = terms_of(parts.question);
   auto sentences = split_sentences(parts.chunk);
   size_t best = sentences.size();
@@ -718,10 +889,15 @@ void answer_combine(const prompt_parts& parts, reader_reply& reply) {
     return;
   }
   auto records = parse_records(parts.records, parts.chinese);
+  if (combine_numbers(parts, records, reply))
+    return;
+  // A key lookup's records hold the value or nothing: a record without it
+  // is no evidence.
+  auto lookup = !asked_key(parts.question).empty();
   // Evidence records (no answer, but extracted facts) are read again as a
   // part of their own: the facts may answer the question once combined.
   for (auto& r : records) {
-    if (!r.no_information || trim(r.extracted).empty())
+    if (lookup || !r.no_information || trim(r.extracted).empty())
       continue;
     prompt_parts again;
     again.kind = prompt_kind::map;
@@ -816,6 +992,29 @@ void answer_chain_step(const prompt_parts& parts, reader_reply& reply) {
     reply.answer = reply.text;
     return;
   }
+  // A key lookup: the pair, once found, is the whole of the notes.
+  if (auto key = asked_key(parts.question); !key.empty()) {
+    auto hit = look_up_key(combined, key);
+    if (hit.found || hit.key_seen || looks_like_pairs(parts.chunk)) {
+      reply.text = hit.found ? hit.pair : "Nothing relevant so far.";
+      reply.answer = reply.text;
+      return;
+    }
+  }
+  // A statistic of a list: a running summary of the numbers read so far.
+  if (asked_statistic(parts.question) != list_statistic::none) {
+    std::vector<number_summary> xs;
+    if (!first)
+      if (auto s = parse_number_summary(parts.notes))
+        xs.push_back(std::move(*s));
+    if (auto s = summarise_numbers(parts.chunk))
+      xs.push_back(std::move(*s));
+    if (!xs.empty()) {
+      reply.text = describe(combine(xs));
+      reply.answer = reply.text;
+      return;
+    }
+  }
   auto keys = terms_of(parts.question);
   auto sentences = split_sentences(combined);
   size_t best = sentences.size();
@@ -859,6 +1058,17 @@ void answer_final(const prompt_parts& parts, reader_reply& reply) {
     reply.text = parts.kind == prompt_kind::direct ? digest(text, 600) : text;
     reply.answer = reply.text;
     return;
+  }
+  // A statistic of a list: the chain's notes are a running summary, the
+  // direct document a list (cut in the middle when it was too long).
+  if (auto stat = asked_statistic(parts.question);
+      stat != list_statistic::none) {
+    auto chain = parts.kind == prompt_kind::chain_answer;
+    auto s = chain ? parse_number_summary(text) : summarise_numbers(text);
+    if (s) {
+      answer_from_summary(parts, *s, stat, chain, false, reply);
+      return;
+    }
   }
   prompt_parts again;
   again.kind = prompt_kind::map;
@@ -931,6 +1141,17 @@ prompt_parts classify_prompt(std::string_view prompt) {
     parts.kind = tpl.kind;
     parts.profile = tpl.profile;
     parts.question = std::string{trim(vars["question"])};
+    // A question with a blank line in it ends at that line when the
+    // template puts a blank line between `{question}` and `{rubric}`: give
+    // the question back what precedes the built-in rubric.
+    if (auto rubric = vars.find("rubric"); rubric != vars.end()) {
+      auto builtin = builtin_rubric(tpl.profile);
+      auto at
+        = builtin.empty() ? std::string::npos : rubric->second.find(builtin);
+      if (at != std::string::npos && at > 0)
+        parts.question
+          += "\n\n" + std::string{trim(rubric->second.substr(0, at))};
+    }
     parts.chunk
       = tpl.kind == prompt_kind::direct ? vars["document"] : vars["chunk"];
     parts.notes = std::string{trim(vars["notes"])};

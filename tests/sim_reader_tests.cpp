@@ -8,6 +8,7 @@
 
 #include "llmmr/sim/protocol.hpp"
 #include "llmmr/sim/reader.hpp"
+#include "llmmr/sim/structured_reading.hpp"
 
 using namespace llmmr::sim;
 
@@ -137,6 +138,143 @@ TEST_SUITE("sim") {
     CHECK(reply.parts.chinese);
     CHECK_EQ(reply.answer, "青松-88");
     CHECK(reply.text.find("答案：青松-88") != std::string::npos);
+  }
+
+  TEST_CASE("reader: a key lookup answers the value of the named key") {
+    const std::string key = "3f2a9c1e-0b7d-4e21-9a55-1c0d2e3f4a5b";
+    const std::string value = "9d8c7b6a-5f4e-4d3c-8b2a-190817263544";
+    auto question = "Find the value that belongs to the given key in the "
+                    "JSON object.\n\nKey: \""
+                    + key
+                    + "\"\nThe value associated with the specified "
+                      "key is: ";
+    auto chunk = "\"0a1b2c3d-aaaa-bbbb-cccc-000000000001\": "
+                 "\"0a1b2c3d-aaaa-bbbb-cccc-000000000002\", \""
+                 + key + "\": \"" + value
+                 + "\", \"0a1b2c3d-aaaa-bbbb-cccc-000000000003\": "
+                   "\"0a1b2c3d-aaaa-bbbb-cccc-000000000004\"";
+    auto hit = answer_prompt(map_prompt("retrieval", question, chunk));
+    CHECK_EQ(hit.parts.kind, prompt_kind::map);
+    CHECK_EQ(hit.answer, value);
+    CHECK_EQ(hit.confidence, 5);
+    CHECK(hit.text.find("Answer: " + value + "\n") != std::string::npos);
+    // The key as a value, or other keys only: no information.
+    auto miss = answer_prompt(
+      map_prompt("retrieval", question,
+                 "\"0a1b2c3d-aaaa-bbbb-cccc-000000000001\": \"" + key + "\""));
+    CHECK_EQ(miss.answer, "No information");
+    CHECK_EQ(miss.confidence, 0);
+    // Collapse and reduce keep the record that has the value.
+    std::string records
+      = "[Part 1]\nExtracted information: Nothing in this part bears on the "
+        "question.\nRationale: none.\nAnswer: No information\n"
+        "Confidence score: 0\n\n[Part 2]\nExtracted information: \""
+        + key + "\": \"" + value + "\"\nRationale: the pair.\nAnswer: " + value
+        + "\nConfidence score: 5\n\n[Part 3]\nExtracted information: The "
+          "part ends right after the key, so its value is not in this "
+          "part.\nRationale: cut.\nAnswer: No information\n"
+          "Confidence score: 0";
+    for (auto kind : {"collapse", "reduce"}) {
+      auto r
+        = answer_prompt(combine_prompt("retrieval", kind, question, records));
+      CHECK_EQ(r.answer, value);
+      CHECK_EQ(r.confidence, 5);
+    }
+    // A value cut off by the end of the part is seen but not found.
+    auto cut = look_up_key("{\"" + key + "\": \"9d8c", key);
+    CHECK(cut.key_seen);
+    CHECK_FALSE(cut.found);
+    auto bare = look_up_key("{\"" + key + "\": 42, \"x\": 1}", key);
+    CHECK(bare.found);
+    CHECK_EQ(bare.value, "42");
+  }
+
+  TEST_CASE("reader: Math.Find extremes combine over the parts") {
+    const std::string question
+      = "What is the largest number in the list below?\n\nAnswer with a "
+        "single number and no other words. The largest number of the list "
+        "is: ";
+    auto part1 = answer_prompt(map_prompt("math", question, "[12, 907, 5, 44"));
+    CHECK_EQ(part1.answer, "907");
+    CHECK_EQ(part1.confidence, 4);
+    auto part2 = answer_prompt(map_prompt("math", question, "3, 1200, 8]"));
+    CHECK_EQ(part2.answer, "1200");
+    auto whole = answer_prompt(map_prompt("math", question, "[3, 1200, 8]"));
+    CHECK_EQ(whole.confidence, 5);
+    auto records = "[Part 1]\n" + part1.text + "\n\n[Part 2]\n" + part2.text;
+    auto collapse
+      = answer_prompt(combine_prompt("math", "collapse", question, records));
+    CHECK_EQ(collapse.answer, "1200");
+    auto reduce = answer_prompt(
+      combine_prompt("math", "reduce", question, "[Part 1]\n" + collapse.text));
+    CHECK_EQ(reduce.answer, "1200");
+    CHECK_EQ(reduce.confidence, 5);
+    auto smallest = answer_prompt(combine_prompt(
+      "math", "reduce", "What is the smallest number in the list below?",
+      records));
+    CHECK_EQ(smallest.answer, "3");
+    // Prose with a number is not a list.
+    CHECK_FALSE(
+      summarise_numbers("The largest city had 12 bridges.").has_value());
+  }
+
+  TEST_CASE("reader: a median is exact only over the whole list") {
+    const std::string question = "What is the median number in the list below?";
+    auto whole = answer_prompt(map_prompt("math", question, "[9, 1, 7, 3, 5]"));
+    CHECK_EQ(whole.answer, "5");
+    CHECK_EQ(whole.confidence, 5);
+    auto a = answer_prompt(map_prompt("math", question, "[9, 1, 7"));
+    CHECK_EQ(a.answer, "No information");
+    CHECK(a.text.find("3 numbers of a longer list; smallest 1, median about "
+                      "7, largest 9.")
+          != std::string::npos);
+    auto b = answer_prompt(map_prompt("math", question, "3, 5, 2, 4]"));
+    auto reduce = answer_prompt(
+      combine_prompt("math", "reduce", question,
+                     "[Part 1]\n" + a.text + "\n\n[Part 2]\n" + b.text));
+    // Medians 7 (of 3) and 3.5 (of 4): the estimate is 3.5, at low
+    // confidence.
+    CHECK_EQ(reduce.answer, "3.5");
+    CHECK_EQ(reduce.confidence, 1.5);
+    auto s = parse_number_summary(describe(*summarise_numbers("[4, 2, 8]")));
+    REQUIRE(s.has_value());
+    CHECK(s->whole);
+    CHECK_EQ(s->count, 3u);
+    CHECK_EQ(s->median, "4");
+  }
+
+  TEST_CASE("reader: chain prompts keep a key's pair and a running summary") {
+    auto chain_step = [](const std::string& profile, const std::string& q,
+                         const std::string& notes, const std::string& chunk) {
+      auto text = read_file(profile + "/chain_step.txt");
+      text = fill(text, "question", q);
+      text = fill(text, "notes", notes);
+      return fill(text, "chunk", chunk);
+    };
+    auto chain_answer = [](const std::string& profile, const std::string& q,
+                           const std::string& notes) {
+      auto text = read_file(profile + "/chain_answer.txt");
+      text = fill(text, "rubric", read_file(profile + "/rubric.txt"));
+      text = fill(text, "question", q);
+      return fill(text, "notes", notes);
+    };
+    const std::string q = "What is the largest number in the list below?";
+    auto n1
+      = answer_prompt(chain_step("math", q, "Nothing read yet.", "[5, 70, 2"));
+    CHECK_EQ(n1.parts.kind, prompt_kind::chain_step);
+    auto n2 = answer_prompt(chain_step("math", q, n1.text, "90, 1, 4]"));
+    auto final = answer_prompt(chain_answer("math", q, n2.text));
+    CHECK_EQ(final.answer, "90");
+    CHECK_EQ(final.confidence, 5);
+    const std::string key = "abcdef12-3456";
+    auto kq = "Key: \"" + key + "\"\nThe value associated with the key is: ";
+    auto k1 = answer_prompt(
+      chain_step("retrieval", kq, "Nothing read yet.",
+                 "{\"x1234567\": \"y\", \"" + key + "\": \"found-it\""));
+    auto k2 = answer_prompt(
+      chain_step("retrieval", kq, k1.text, ", \"z7654321\": \"w\"}"));
+    auto kf = answer_prompt(chain_answer("retrieval", kq, k2.text));
+    CHECK_EQ(kf.answer, "found-it");
   }
 
   TEST_CASE("reader: unknown prompts get a deterministic echo") {
