@@ -165,8 +165,11 @@ TEST_SUITE("actors") {
     REQUIRE(p);
     f.pipe = *p;
     f.sched->run();
-    auto id = f.ask<uint64_t>(job_doc_atom::value, spec_for(strategy::chain),
-                              lines(300));
+    // Deferred calls stay pending: run the actors only, never `f.ask`.
+    auto id_rh
+      = f.request(job_doc_atom::value, spec_for(strategy::chain), lines(300));
+    f.run_actors();
+    auto id = f.read<uint64_t>(id_rh);
     REQUIRE(id);
     // One worker call at a time: the chain is sequential.
     CHECK_EQ(f.client->pending(), 1u);
@@ -174,10 +177,14 @@ TEST_SUITE("actors") {
     f.sched->run();
     CHECK_EQ(f.client->pending(), 1u);
     CHECK_EQ(f.client->calls(), 2u);
-    auto cancelled = f.ask<bool>(job_cancel_atom::value, *id);
+    auto cancel_rh = f.request(job_cancel_atom::value, *id);
+    f.run_actors();
+    auto cancelled = f.read<bool>(cancel_rh);
     REQUIRE(cancelled);
     CHECK(*cancelled);
-    auto res = f.ask<job_result>(job_result_atom::value, *id);
+    auto res_rh = f.request(job_result_atom::value, *id);
+    f.run_actors();
+    auto res = f.read<job_result>(res_rh);
     REQUIRE_FALSE(res);
     CHECK_EQ(kind_of(res.error()), error_kind::cancelled);
     f.client->complete_all();
