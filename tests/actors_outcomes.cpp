@@ -22,9 +22,10 @@
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/messages/error_kind.hpp"
 
-#include "deterministic_system.hpp"
+#include "pipeline_fixture.hpp"
 
 using namespace llmmr;
+using llmmr::test::has;
 
 namespace {
 
@@ -38,28 +39,16 @@ std::string record_text(const std::string& info, const std::string& answer,
 
 /// Returns the text between `<part>` tags of a map prompt.
 std::string part_of(const std::string& prompt) {
-  auto b = prompt.find("<part>\n");
-  auto e = prompt.find("\n</part>");
-  if (b == std::string::npos || e == std::string::npos)
-    return {};
-  return prompt.substr(b + 7, e - b - 7);
+  return llmmr::test::between(prompt, "<part>\n", "\n</part>");
 }
-
-bool has(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
 /// Documents are lines of filler with facts `FACT:<text>` on lines of their
 /// own; the default model answers a map call with evidence only (no answer,
 /// the facts as extracted information) and a reduce call by joining what the
 /// notes hold.
-struct fixture : llmmr::test::deterministic_system {
+struct fixture : llmmr::test::pipeline_fixture {
   std::function<caf::expected<chat_reply>(const chat_request&)> map_fn;
   std::function<caf::expected<chat_reply>(const chat_request&)> collapse_fn;
   std::function<caf::expected<chat_reply>(const chat_request&)> reduce_fn;
-  std::shared_ptr<scripted_client> client;
-  std::shared_ptr<const tokenizer> tok = std::make_shared<approx_tokenizer>();
-  pipeline_handle pipe;
 
   fixture() {
     map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
@@ -101,51 +90,6 @@ struct fixture : llmmr::test::deterministic_system {
     client = std::make_shared<scripted_client>(script);
     client->set_classifier(
       [](const chat_request& req) { return stage_of_label(req.label); });
-  }
-
-  void start(pipeline_options opts = {}) {
-    auto p = spawn_pipeline(*sys, opts, client, tok);
-    REQUIRE(p);
-    pipe = *p;
-    sched->run();
-  }
-
-  ~fixture() {
-    if (pipe.actor) {
-      pipe.stop();
-      sched->run();
-    }
-    self.reset();
-  }
-
-  template <class T, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
-    auto rh = (*self)->request(pipe.actor, std::chrono::seconds{3600},
-                               std::forward<Ts>(xs)...);
-    sched->run();
-    REQUIRE(!(*self)->mailbox().empty());
-    caf::expected<T> out{make_error(error_kind::internal, "no answer")};
-    rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = std::move(err); });
-    return out;
-  }
-
-  caf::expected<job_result> job(job_spec spec, std::string doc) {
-    if (!pipe.actor)
-      start();
-    auto id
-      = ask<uint64_t>(job_doc_atom::value, std::move(spec), std::move(doc));
-    if (!id)
-      return id.error();
-    return ask<job_result>(job_result_atom::value, *id);
-  }
-
-  std::vector<chat_request> requests_of(const std::string& stage) const {
-    std::vector<chat_request> out;
-    for (auto& r : client->requests())
-      if (stage_of_label(r.label) == stage)
-        out.push_back(r);
-    return out;
   }
 };
 

@@ -28,7 +28,7 @@
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/registration.hpp"
 
-#include "deterministic_system.hpp"
+#include "pipeline_fixture.hpp"
 
 using namespace llmmr;
 using namespace std::chrono_literals;
@@ -205,11 +205,7 @@ std::string make_document(size_t lines,
 
 // -- fixture ------------------------------------------------------------------
 
-struct fixture : llmmr::test::deterministic_system {
-  std::shared_ptr<scripted_client> client;
-  std::shared_ptr<const tokenizer> tok = std::make_shared<approx_tokenizer>();
-  pipeline_handle pipe;
-
+struct fixture : llmmr::test::pipeline_fixture {
   explicit fixture(scripted_client::script model,
                    scripted_client::mode mode
                    = scripted_client::mode::synchronous,
@@ -217,75 +213,7 @@ struct fixture : llmmr::test::deterministic_system {
     client = std::make_shared<scripted_client>(std::move(model), mode);
     client->set_classifier(
       [](const chat_request& req) { return stage_of_label(req.label); });
-    auto p = spawn_pipeline(*sys, opts, client, tok);
-    REQUIRE(p);
-    pipe = *p;
-    run();
-  }
-
-  ~fixture() {
-    pipe.stop();
-    run();
-    self.reset();
-  }
-
-  /// Runs every actor until nothing is left to do; in deferred mode also
-  /// completes every LLM call.
-  void run() {
-    for (;;) {
-      sched->run();
-      if (client == nullptr || client->pending() == 0)
-        return;
-      client->complete_all();
-    }
-  }
-
-  /// Runs the actors without completing deferred LLM calls.
-  void run_actors() { sched->run(); }
-
-  /// Returns whether a message waits in the test's mailbox.
-  bool has_reply() { return !(*self)->mailbox().empty(); }
-
-  /// Sends a request and returns its handle (the answer is read later).
-  template <class... Ts>
-  auto request(Ts&&... xs) {
-    return (*self)->request(pipe.actor, std::chrono::seconds{3600},
-                            std::forward<Ts>(xs)...);
-  }
-
-  /// Reads the answer of `rh` (which must have arrived).
-  template <class T, class Handle>
-  caf::expected<T> read(Handle& rh) {
-    REQUIRE(has_reply());
-    caf::expected<T> out{make_error(error_kind::internal, "no answer")};
-    rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = std::move(err); });
-    return out;
-  }
-
-  /// Sends a request, runs everything and returns the answer.
-  template <class T, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
-    auto rh = request(std::forward<Ts>(xs)...);
-    run();
-    return read<T>(rh);
-  }
-
-  /// Runs a whole job and returns its result.
-  caf::expected<job_result> job(job_spec spec, std::string doc) {
-    auto id
-      = ask<uint64_t>(job_doc_atom::value, std::move(spec), std::move(doc));
-    REQUIRE(id);
-    return ask<job_result>(job_result_atom::value, *id);
-  }
-
-  /// Returns the requests of one stage.
-  std::vector<chat_request> requests_of(const std::string& stage) const {
-    std::vector<chat_request> out;
-    for (auto& r : client->requests())
-      if (stage_of_label(r.label) == stage)
-        out.push_back(r);
-    return out;
+    start(opts);
   }
 
   /// Returns a spec whose chunk payload is about `chunk_tokens` and whose

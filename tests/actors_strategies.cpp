@@ -17,35 +17,19 @@
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/messages/error_kind.hpp"
 
-#include "deterministic_system.hpp"
+#include "pipeline_fixture.hpp"
 
 using namespace llmmr;
+using llmmr::test::between;
+using llmmr::test::has;
 
 namespace {
 
-bool has(const std::string& text, const std::string& needle) {
-  return text.find(needle) != std::string::npos;
-}
-
-/// Returns the text between `open` and `close` in `prompt`.
-std::string between(const std::string& prompt, const std::string& open,
-                    const std::string& close) {
-  auto b = prompt.find(open);
-  if (b == std::string::npos)
-    return {};
-  b += open.size();
-  auto e = prompt.find(close, b);
-  return e == std::string::npos ? std::string{} : prompt.substr(b, e - b);
-}
-
 /// Lines `Line <i> ...`; each chain worker writes as its notes the old notes
 /// plus the number of the first line of its chunk ("seen 0 | seen 37 ...").
-struct fixture : llmmr::test::deterministic_system {
+struct fixture : llmmr::test::pipeline_fixture {
   std::function<caf::expected<chat_reply>(const chat_request&)> chain_fn;
   std::function<caf::expected<chat_reply>(const chat_request&)> final_fn;
-  std::shared_ptr<scripted_client> client;
-  std::shared_ptr<const tokenizer> tok = std::make_shared<approx_tokenizer>();
-  pipeline_handle pipe;
 
   fixture() {
     chain_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
@@ -66,48 +50,6 @@ struct fixture : llmmr::test::deterministic_system {
       return stage_of_label(req.label) == "chain" ? chain_fn(req)
                                                   : final_fn(req);
     });
-  }
-
-  ~fixture() {
-    if (pipe.actor) {
-      pipe.stop();
-      sched->run();
-    }
-    self.reset();
-  }
-
-  template <class T, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
-    auto rh = (*self)->request(pipe.actor, std::chrono::seconds{3600},
-                               std::forward<Ts>(xs)...);
-    sched->run();
-    REQUIRE(!(*self)->mailbox().empty());
-    caf::expected<T> out{make_error(error_kind::internal, "no answer")};
-    rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = std::move(err); });
-    return out;
-  }
-
-  caf::expected<job_result> job(job_spec spec, std::string doc) {
-    if (!pipe.actor) {
-      auto p = spawn_pipeline(*sys, pipeline_options{}, client, tok);
-      REQUIRE(p);
-      pipe = *p;
-      sched->run();
-    }
-    auto id
-      = ask<uint64_t>(job_doc_atom::value, std::move(spec), std::move(doc));
-    if (!id)
-      return id.error();
-    return ask<job_result>(job_result_atom::value, *id);
-  }
-
-  std::vector<chat_request> requests_of(const std::string& stage) const {
-    std::vector<chat_request> out;
-    for (auto& r : client->requests())
-      if (stage_of_label(r.label) == stage)
-        out.push_back(r);
-    return out;
   }
 };
 
@@ -223,8 +165,11 @@ TEST_SUITE("actors") {
     REQUIRE(p);
     f.pipe = *p;
     f.sched->run();
-    auto id = f.ask<uint64_t>(job_doc_atom::value, spec_for(strategy::chain),
-                              lines(300));
+    // Deferred calls stay pending: run the actors only, never `f.ask`.
+    auto id_rh
+      = f.request(job_doc_atom::value, spec_for(strategy::chain), lines(300));
+    f.run_actors();
+    auto id = f.read<uint64_t>(id_rh);
     REQUIRE(id);
     // One worker call at a time: the chain is sequential.
     CHECK_EQ(f.client->pending(), 1u);
@@ -232,10 +177,14 @@ TEST_SUITE("actors") {
     f.sched->run();
     CHECK_EQ(f.client->pending(), 1u);
     CHECK_EQ(f.client->calls(), 2u);
-    auto cancelled = f.ask<bool>(job_cancel_atom::value, *id);
+    auto cancel_rh = f.request(job_cancel_atom::value, *id);
+    f.run_actors();
+    auto cancelled = f.read<bool>(cancel_rh);
     REQUIRE(cancelled);
     CHECK(*cancelled);
-    auto res = f.ask<job_result>(job_result_atom::value, *id);
+    auto res_rh = f.request(job_result_atom::value, *id);
+    f.run_actors();
+    auto res = f.read<job_result>(res_rh);
     REQUIRE_FALSE(res);
     CHECK_EQ(kind_of(res.error()), error_kind::cancelled);
     f.client->complete_all();

@@ -26,15 +26,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string fact = "The code name of the relay station is Blue Heron.";
-const std::string question = "What is the code name of the relay station?";
+const std::string& fact = relay_fact;
+const std::string& question = relay_question;
 
 command_result ask(const std::vector<std::string>& args,
                    const std::string& input = {},
                    std::chrono::milliseconds timeout = 300s) {
-  std::vector<std::string> argv{llmmr_binary(), "ask"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, input, timeout);
+  return run_llmmr("ask", args, input, timeout);
 }
 
 /// Checks that `doc` has every field `llmmr ask --json` promises.
@@ -66,14 +64,6 @@ void check_result_fields(const json& doc) {
   CHECK(doc["failures"].is_array());
   CHECK(doc["partial"].is_boolean());
   CHECK(doc["timings_ms"]["total"].is_number());
-}
-
-json parse_json(const command_result& r) {
-  auto doc = json::parse(r.out, nullptr, false);
-  INFO("stdout: ", r.out.substr(0, 2000));
-  INFO("stderr: ", r.err.substr(0, 2000));
-  REQUIRE_FALSE(doc.is_discarded());
-  return doc;
 }
 
 /// The numbers of the last final progress line, "llmmr: done: X/Y chunks
@@ -111,7 +101,7 @@ TEST_SUITE("cli") {
                   "--budget", "1536", "--json"});
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     check_result_fields(res);
     CHECK(res["answer"].get<std::string>().find("Blue Heron")
           != std::string::npos);
@@ -184,7 +174,7 @@ TEST_SUITE("cli") {
       text);
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto doc = parse_json(r);
+    auto doc = parse_json_output(r);
     CHECK_EQ(doc["answer"], "Blue Heron");
     // The retries were logged, on stderr only.
     CHECK(r.err.find("retry") != std::string::npos);
@@ -218,7 +208,7 @@ TEST_SUITE("cli") {
                   "log.level=off"});
     INFO("stderr: ", r.err.substr(0, 3000));
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     check_result_fields(res);
     CHECK(res["answer"].get<std::string>().find("Blue Heron")
           != std::string::npos);
@@ -254,7 +244,7 @@ TEST_SUITE("cli") {
       return;
     }
     REQUIRE_EQ(r.exit_code, 5);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     check_result_fields(res);
     CHECK(res["partial"].get<bool>());
     auto chunks = res["chunks"].get<unsigned>();
@@ -397,7 +387,7 @@ TEST_SUITE("cli") {
     INFO("stderr: ",
          r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0));
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     check_result_fields(res);
     CHECK_EQ(res["answer"].get<std::string>(), hay.answer);
     auto chunks = res["chunks"].get<unsigned>();

@@ -22,17 +22,7 @@ namespace {
 
 command_result demo(const std::vector<std::string>& args,
                     std::chrono::milliseconds timeout = 300s) {
-  std::vector<std::string> argv{llmmr_binary(), "demo"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, {}, timeout);
-}
-
-json parse_json(const command_result& r) {
-  auto doc = json::parse(r.out, nullptr, false);
-  INFO("stdout: ", r.out.substr(0, 2000));
-  INFO("stderr: ", r.err.substr(0, 2000));
-  REQUIRE_FALSE(doc.is_discarded());
-  return doc;
+  return run_llmmr("demo", args, {}, timeout);
 }
 
 void check_found(const json& rep) {
@@ -93,7 +83,7 @@ TEST_SUITE("cli") {
         {"--tokens", "30000", "--seed", "7", "--depth", depth, "--json"});
       INFO("stderr: ", r.err);
       REQUIRE_EQ(r.exit_code, 0);
-      auto rep = parse_json(r);
+      auto rep = parse_json_output(r);
       check_found(rep);
       CHECK_GE(rep["haystack"]["tokens"].get<uint64_t>(), 30000u);
       CHECK_LT(rep["haystack"]["tokens"].get<uint64_t>(), 32000u);
@@ -127,7 +117,7 @@ TEST_SUITE("cli") {
     MESSAGE("llmmr demo (1M tokens) took ", secs, " s");
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto rep = parse_json(r);
+    auto rep = parse_json_output(r);
     check_found(rep);
     CHECK_GE(rep["haystack"]["tokens"].get<uint64_t>(), 1'000'000u);
   }

@@ -20,8 +20,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string fact = "The code name of the relay station is Blue Heron.";
-const std::string question = "What is the code name of the relay station?";
+const std::string& fact = relay_fact;
+const std::string& question = relay_question;
 
 command_result ask(const sim_process& sim, std::vector<std::string> extra,
                    const std::string& input) {
@@ -30,14 +30,6 @@ command_result ask(const sim_process& sim, std::vector<std::string> extra,
                                 "--budget",     "1536",   "--json"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return run_command(argv, input, 120s);
-}
-
-json parse(const command_result& r) {
-  INFO("stdout: ", r.out.substr(0, 2000));
-  INFO("stderr: ", r.err.substr(0, 2000));
-  auto doc = json::parse(r.out, nullptr, false);
-  REQUIRE_FALSE(doc.is_discarded());
-  return doc;
 }
 
 bool has(const std::string& text, const std::string& needle) {
@@ -57,7 +49,7 @@ TEST_SUITE("cli") {
               text);
       INFO("stderr: ", r.err);
       REQUIRE_EQ(r.exit_code, 0);
-      auto res = parse(r);
+      auto res = parse_json_output(r);
       CHECK(has(res["answer"].get<std::string>(), "Blue Heron"));
       CHECK_FALSE(res["partial"].get<bool>());
     }
@@ -70,7 +62,7 @@ TEST_SUITE("cli") {
       = ask(sim, {"--set", "protocol.structured_output=json_schema"}, text);
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse(r);
+    auto res = parse_json_output(r);
     CHECK(has(res["answer"].get<std::string>(), "Blue Heron"));
     // Logged once, not per call.
     auto first = r.err.find("rejected a JSON-schema request");
@@ -86,7 +78,7 @@ TEST_SUITE("cli") {
       auto r = ask(sim, {}, text);
       INFO("stderr: ", r.err);
       REQUIRE_EQ(r.exit_code, 0);
-      auto res = parse(r);
+      auto res = parse_json_output(r);
       CHECK(has(res["answer"].get<std::string>(), "Blue Heron"));
       CHECK_EQ(res["calls"]["reduce"].get<unsigned>(), 2u);
       CHECK_EQ(res["reasks"]["reduce"].get<unsigned>(), 1u);
@@ -119,7 +111,7 @@ TEST_SUITE("cli") {
     auto p = ask(sim, {"--set", "job.max_failed_fraction=1"}, text);
     INFO("stderr: ", p.err);
     CHECK_EQ(p.exit_code, 5);
-    auto res = parse(p);
+    auto res = parse_json_output(p);
     CHECK(res["partial"].get<bool>());
     CHECK(res["no_information"].get<bool>());
     CHECK_EQ(res["calls"]["reduce"].get<unsigned>(), 0u);
@@ -132,7 +124,7 @@ TEST_SUITE("cli") {
     auto r = ask(sim, {}, document_with_fact(26, 30, fact));
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse(r);
+    auto res = parse_json_output(r);
     CHECK(has(res["answer"].get<std::string>(), "Blue Heron"));
     bool evidence = false;
     for (const auto& ev : res["evidence"])
@@ -153,7 +145,7 @@ TEST_SUITE("cli") {
                          text, 120s);
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse(r);
+    auto res = parse_json_output(r);
     CHECK(res["no_information"].get<bool>());
     CHECK_EQ(res["calls"]["reduce"].get<unsigned>(), 0u);
     CHECK(has(r.err, "no reduce call was made"));
@@ -188,7 +180,7 @@ TEST_SUITE("cli") {
                          document_with_fact(29, 40, fact), 120s);
     INFO("stderr: ", r.err.substr(0, 3000));
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse(r);
+    auto res = parse_json_output(r);
     CHECK(has(res["answer"].get<std::string>(), "Blue Heron"));
     CHECK_GT(res["calls"]["map"].get<unsigned>(),
              res["chunks"].get<unsigned>());
@@ -209,7 +201,7 @@ TEST_SUITE("cli") {
                     document_with_fact(31, 60, fact), 120s);
     INFO("stderr: ", r.err.substr(0, 3000));
     REQUIRE_EQ(r.exit_code, 5);
-    auto res = parse(r);
+    auto res = parse_json_output(r);
     CHECK(res["collapse_fallback"].get<bool>());
     CHECK(res["partial"].get<bool>());
     CHECK(res["failures"].empty());

@@ -17,21 +17,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string fact = "The code name of the relay station is Blue Heron.";
-const std::string question = "What is the code name of the relay station?";
+const std::string& fact = relay_fact;
+const std::string& question = relay_question;
 
 command_result ask(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{llmmr_binary(), "ask"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, {}, 300s);
-}
-
-json parse_json(const command_result& r) {
-  INFO("stdout: ", r.out.substr(0, 2000));
-  INFO("stderr: ", r.err.substr(0, 2000));
-  auto doc = json::parse(r.out, nullptr, false);
-  REQUIRE_FALSE(doc.is_discarded());
-  return doc;
+  return run_llmmr("ask", args);
 }
 
 } // namespace
@@ -46,7 +36,7 @@ TEST_SUITE("cli") {
                   "--budget", "1536", "--strategy", "chain", "--json"});
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     CHECK_EQ(res["strategy"], "chain");
     CHECK(res["answer"].get<std::string>().find("Blue Heron")
           != std::string::npos);
@@ -68,7 +58,7 @@ TEST_SUITE("cli") {
                   "--budget", "4096", "--strategy", "direct", "--json"});
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     CHECK_EQ(res["strategy"], "direct");
     CHECK(res["answer"].get<std::string>().find("Blue Heron")
           != std::string::npos);
@@ -83,7 +73,7 @@ TEST_SUITE("cli") {
                    "--budget", "1536", "--strategy", "direct", "--json"});
     INFO("stderr: ", r2.err);
     REQUIRE_EQ(r2.exit_code, 5);
-    auto res2 = parse_json(r2);
+    auto res2 = parse_json_output(r2);
     CHECK(res2["partial"].get<bool>());
     CHECK_GT(res2["cut_tokens"].get<unsigned>(), 0u);
     CHECK(r2.err.find("direct cut") != std::string::npos);
@@ -107,7 +97,7 @@ TEST_SUITE("cli") {
                     "--strategy", "chain", "--json"});
       INFO("stderr: ", r.err);
       REQUIRE_EQ(r.exit_code, 0);
-      auto res = parse_json(r);
+      auto res = parse_json_output(r);
       CHECK_EQ(res["reasks"]["reduce"].get<unsigned>(), 1u);
       CHECK_EQ(res["calls"]["reduce"].get<unsigned>(), 2u);
       CHECK(res["answer"].get<std::string>().find("Blue Heron")
@@ -123,7 +113,7 @@ TEST_SUITE("cli") {
                          {}, 120s);
     INFO("stderr: ", r.err);
     REQUIRE_EQ(r.exit_code, 0);
-    auto res = parse_json(r);
+    auto res = parse_json_output(r);
     auto& st = res["strategies"];
     auto chain_chunks = st["chain"]["chunks"].get<unsigned>();
     // Chain chunks are smaller: the notes share the worker's prompt.

@@ -84,8 +84,8 @@ struct worker_process : listening_process {
   std::string node() const { return "127.0.0.1:" + port; }
 };
 
-const std::string fact = "The code name of the relay station is Blue Heron.";
-const std::string question = "What is the code name of the relay station?";
+const std::string& fact = relay_fact;
+const std::string& question = relay_question;
 
 command_result ask(const std::vector<std::string>& args,
                    const std::string& input) {

@@ -1,5 +1,9 @@
 #include "test_support.hpp"
 
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
 #include "llmmr/core/haystack.hpp"
 
 #include <cerrno>
@@ -262,6 +266,23 @@ sim_process::sim_process(std::vector<std::string> extra) {
   if (port.empty())
     throw std::runtime_error("llmmr sim did not report its port");
   url = "http://127.0.0.1:" + port + "/v1";
+}
+
+command_result run_llmmr(const std::string& command,
+                         const std::vector<std::string>& args,
+                         const std::string& input,
+                         std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{llmmr_binary(), command};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, input, timeout);
+}
+
+nlohmann::json parse_json_output(const command_result& r) {
+  INFO("stdout: ", r.out.substr(0, 2000));
+  INFO("stderr: ", r.err.substr(0, 2000));
+  auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE_FALSE(doc.is_discarded());
+  return doc;
 }
 
 } // namespace llmmr::test

@@ -13,6 +13,8 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace llmmr::test {
 
 /// A fresh directory under the system's temp dir, removed on destruction.
@@ -93,6 +95,24 @@ std::string document_with_fact(uint64_t seed, size_t paragraphs,
 
 /// The path of the built `llmmr` program.
 std::string llmmr_binary();
+
+/// Runs `llmmr <command> <args...>` as in `run_command`.
+command_result
+run_llmmr(const std::string& command, const std::vector<std::string>& args,
+          const std::string& input = {},
+          std::chrono::milliseconds timeout = std::chrono::seconds{300});
+
+/// Parses what `r` printed on standard output as one JSON document; fails the
+/// test (showing both outputs) when it is not one.
+nlohmann::json parse_json_output(const command_result& r);
+
+/// The fact the CLI tests plant in their documents, and the question that
+/// asks for it (the simulator answers "Blue Heron").
+inline const std::string relay_fact
+  = "The code name of the relay station is Blue Heron.";
+/// The question that asks for `relay_fact`.
+inline const std::string relay_question
+  = "What is the code name of the relay station?";
 
 /// The source tree's root.
 std::filesystem::path source_dir();

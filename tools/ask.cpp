@@ -63,22 +63,14 @@ constexpr flag_key ask_flag_keys[] = {
 };
 
 int run_ask(arg_list raw) {
-  auto args = parse_args("ask", raw, ask_options);
-  if (!args) {
-    print_error("ask", args.error());
-    return exit_usage;
-  }
-  if (args->has("help")) {
-    print_usage("ask", synopsis, ask_options);
-    return exit_ok;
-  }
+  auto parsed = parse_command_args("ask", raw, ask_options, synopsis);
+  if (!parsed.args)
+    return parsed.exit_code;
+  auto& args = parsed.args;
   auto usage_error = [](std::string text) {
     print_error("ask", make_error(error_kind::usage, std::move(text)));
     return exit_usage;
   };
-  if (!args->positional.empty())
-    return usage_error("unexpected argument '" + args->positional.front()
-                       + "'");
   auto doc = args->get("doc");
   if (!doc || doc->empty())
     return usage_error("--doc FILE (or '-' for standard input) is required");

@@ -821,4 +821,25 @@ std::string format_count(uint64_t n) {
   return buf;
 }
 
+command_args parse_command_args(std::string_view command, arg_list raw,
+                                std::span<const option_spec> specs,
+                                std::string_view synopsis) {
+  auto args = parse_args(command, raw, specs);
+  if (!args) {
+    print_error(command, args.error());
+    return {std::nullopt, exit_usage};
+  }
+  if (args->has("help")) {
+    print_usage(command, synopsis, specs);
+    return {std::nullopt, exit_ok};
+  }
+  if (!args->positional.empty()) {
+    print_error(command, make_error(error_kind::usage,
+                                    "unexpected argument '"
+                                      + args->positional.front() + "'"));
+    return {std::nullopt, exit_usage};
+  }
+  return {std::move(*args), exit_ok};
+}
+
 } // namespace llmmr::cli

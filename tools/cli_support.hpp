@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -180,5 +181,21 @@ std::string format_duration(uint64_t us);
 
 /// Formats a token count for people, e.g. "950", "12.3k", "1.20M".
 std::string format_count(uint64_t n);
+
+/// What `parse_command_args` found: the arguments, or (when they are
+/// empty) the exit code the command returns at once.
+struct command_args {
+  /// The parsed arguments; empty after a usage error or `--help`.
+  std::optional<parsed_args> args;
+  /// `exit_usage` after a usage error, `exit_ok` after `--help`.
+  int exit_code = 0;
+};
+
+/// Parses `raw` for `command`, which takes options only: prints the usage
+/// on `--help`, and prints the error on a bad option or any positional
+/// argument.
+command_args parse_command_args(std::string_view command, arg_list raw,
+                                std::span<const option_spec> specs,
+                                std::string_view synopsis);
 
 } // namespace llmmr::cli

@@ -62,22 +62,14 @@ std::string lower_trimmed(std::string s) {
 }
 
 int run_demo(arg_list raw) {
-  auto args = parse_args("demo", raw, demo_options);
-  if (!args) {
-    print_error("demo", args.error());
-    return exit_usage;
-  }
-  if (args->has("help")) {
-    print_usage("demo", synopsis, demo_options);
-    return exit_ok;
-  }
+  auto parsed = parse_command_args("demo", raw, demo_options, synopsis);
+  if (!parsed.args)
+    return parsed.exit_code;
+  auto& args = parsed.args;
   auto usage_error = [](std::string text) {
     print_error("demo", make_error(error_kind::usage, std::move(text)));
     return exit_usage;
   };
-  if (!args->positional.empty())
-    return usage_error("unexpected argument '" + args->positional.front()
-                       + "'");
   auto tokens = args->get_uint("tokens");
   auto seed_arg = args->get_uint("seed");
   auto depth_arg = args->get_double("depth");

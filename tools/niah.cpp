@@ -315,22 +315,14 @@ cell_outcome run_niah_cell(const cell_context& ctx, uint64_t length,
 }
 
 int run_niah(arg_list raw) {
-  auto args = parse_args("niah", raw, niah_options);
-  if (!args) {
-    print_error("niah", args.error());
-    return exit_usage;
-  }
-  if (args->has("help")) {
-    print_usage("niah", synopsis, niah_options);
-    return exit_ok;
-  }
+  auto parsed = parse_command_args("niah", raw, niah_options, synopsis);
+  if (!parsed.args)
+    return parsed.exit_code;
+  auto& args = parsed.args;
   auto usage_error = [](std::string text) {
     print_error("niah", make_error(error_kind::usage, std::move(text)));
     return exit_usage;
   };
-  if (!args->positional.empty())
-    return usage_error("unexpected argument '" + args->positional.front()
-                       + "'");
   auto grid = default_niah_grid();
   if (auto list = args->get("lengths")) {
     auto x = parse_niah_lengths(*list);

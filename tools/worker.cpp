@@ -53,23 +53,14 @@ constexpr flag_key worker_flag_keys[] = {
 };
 
 int run_worker(arg_list raw) {
-  auto args = parse_args("worker", raw, worker_options);
-  if (!args) {
-    print_error("worker", args.error());
-    return exit_usage;
-  }
-  if (args->has("help")) {
-    print_usage("worker", synopsis, worker_options);
-    return exit_ok;
-  }
+  auto parsed = parse_command_args("worker", raw, worker_options, synopsis);
+  if (!parsed.args)
+    return parsed.exit_code;
+  auto& args = parsed.args;
   auto usage_error = [](caf::error err) {
     print_error("worker", err);
     return exit_usage;
   };
-  if (!args->positional.empty())
-    return usage_error(
-      make_error(error_kind::usage,
-                 "unexpected argument '" + args->positional.front() + "'"));
   auto port = args->get_uint("port");
   if (!port)
     return usage_error(port.error());
