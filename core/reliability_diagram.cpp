@@ -1,5 +1,6 @@
 #include "llmmr/core/reliability_diagram.hpp"
 
+#include "llmmr/core/xml_escape.hpp"
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -48,29 +49,6 @@ std::string fixed(double x, int digits) {
   return buf;
 }
 
-std::string escape_xml(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string text(double x, double y, std::string_view body,
                  std::string_view attrs = {}) {
   std::string out = "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\"";
@@ -79,7 +57,7 @@ std::string text(double x, double y, std::string_view body,
     out += attrs;
   }
   out += '>';
-  out += escape_xml(body);
+  out += xml_escape(body);
   out += "</text>\n";
   return out;
 }

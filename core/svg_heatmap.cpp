@@ -1,5 +1,6 @@
 #include "llmmr/core/svg_heatmap.hpp"
 
+#include "llmmr/core/xml_escape.hpp"
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -23,33 +24,6 @@ constexpr std::array<rgb, 3> stops{{
 
 constexpr std::string_view font = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
-std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-    case '&':
-      out += "&amp;";
-      break;
-    case '<':
-      out += "&lt;";
-      break;
-    case '>':
-      out += "&gt;";
-      break;
-    case '"':
-      out += "&quot;";
-      break;
-    case '\'':
-      out += "&apos;";
-      break;
-    default:
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string num(double x) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f", x);
@@ -71,7 +45,7 @@ std::string text(double x, double y, std::string_view anchor, double size,
                     + "\" font-size=\"" + num(size) + "\"";
   if (!extra.empty())
     out += " " + std::string{extra};
-  out += ">" + escape(content) + "</text>\n";
+  out += ">" + xml_escape(content) + "</text>\n";
   return out;
 }
 
@@ -171,7 +145,7 @@ std::string render_svg_heatmap(const heatmap_spec& spec) {
       if (tip.empty())
         svg += "/>\n";
       else
-        svg += "><title>" + escape(tip) + "</title></rect>\n";
+        svg += "><title>" + xml_escape(tip) + "</title></rect>\n";
     }
   }
   svg += "</g>\n";
