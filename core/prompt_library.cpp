@@ -206,8 +206,8 @@ caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
   prompt_library result;
   for (size_t p = 0; p < task_profile_count; ++p) {
     auto profile = profile_at(p);
-    for (size_t s = 0; s < prompt_stage_count; ++s) {
-      auto stage = static_cast<prompt_stage>(s);
+    // Reads, parses and checks the template of one stage of `profile`.
+    auto load = [&](auto stage) -> caf::expected<prompt_template> {
       auto src = read_source(root, stage_file(profile, stage), true);
       if (!src)
         return std::move(src.error());
@@ -217,19 +217,18 @@ caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
         return std::move(tpl.error());
       if (auto err = validate_template(*tpl, stage))
         return err;
+      return tpl;
+    };
+    for (size_t s = 0; s < prompt_stage_count; ++s) {
+      auto tpl = load(static_cast<prompt_stage>(s));
+      if (!tpl)
+        return std::move(tpl.error());
       result.templates_[p][s] = std::move(*tpl);
     }
     for (size_t s = 0; s < baseline_stage_count; ++s) {
-      auto stage = static_cast<baseline_stage>(s);
-      auto src = read_source(root, stage_file(profile, stage), true);
-      if (!src)
-        return std::move(src.error());
-      auto tpl
-        = prompt_template::parse(std::move(src->name), std::move(src->text));
+      auto tpl = load(static_cast<baseline_stage>(s));
       if (!tpl)
         return std::move(tpl.error());
-      if (auto err = validate_template(*tpl, stage))
-        return err;
       result.baselines_[p][s] = std::move(*tpl);
     }
     auto rub = read_source(root, relative_path(profile, "rubric"),
