@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmmr/core/read_file.hpp"
 #include "llmmr/messages/error_kind.hpp"
 
 namespace llmmr {
@@ -87,13 +88,9 @@ parse_infinitebench_prediction(std::string_view line) {
 caf::expected<std::vector<infinitebench_prediction>>
 read_infinitebench_predictions(const std::string& path) {
   std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file)
-      return make_error(error_kind::input, "cannot open '" + path + "'");
-    in = &file;
-  }
+  auto* in = open_input(path, file);
+  if (!in)
+    return make_error(error_kind::input, "cannot open '" + path + "'");
   std::vector<infinitebench_prediction> out;
   std::string line;
   size_t number = 0;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace llmmr {
@@ -18,6 +19,13 @@ tokenizer_result<std::string> read_whole_file(const std::string& path) {
   if (in.bad())
     return tokenizer_error{path + ": cannot read the file"};
   return std::move(buf).str();
+}
+
+std::istream* open_input(const std::string& path, std::ifstream& file) {
+  if (path == "-")
+    return &std::cin;
+  file.open(path, std::ios::binary);
+  return file ? &file : nullptr;
 }
 
 } // namespace llmmr

@@ -13,6 +13,7 @@
 
 #include "llmmr/core/answer_extractor.hpp"
 #include "llmmr/core/infinitebench_score.hpp"
+#include "llmmr/core/read_file.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/eval_commands.hpp"
@@ -59,13 +60,9 @@ int fail(std::string_view command, const caf::error& err, int code) {
 caf::expected<std::vector<nlohmann::ordered_json>>
 read_jsonl(const std::string& path) {
   std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file)
-      return make_error(error_kind::input, "cannot open '" + path + "'");
-    in = &file;
-  }
+  auto* in = open_input(path, file);
+  if (!in)
+    return make_error(error_kind::input, "cannot open '" + path + "'");
   std::vector<nlohmann::ordered_json> lines;
   std::string line;
   size_t number = 0;
