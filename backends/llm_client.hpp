@@ -8,6 +8,7 @@
 
 #include <caf/expected.hpp>
 
+#include "llmmr/core/cancellation.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -37,6 +38,10 @@ struct chat_request {
   std::string json_schema;
   /// A label for logs and errors, e.g. "job 3 map chunk 17".
   std::string label;
+  /// Aborts the call when cancelled: a queued call is dropped, a call in
+  /// flight closes its connection; either way `done` receives `cancelled`.
+  /// Null means the call is never cancelled.
+  cancellation_ptr cancel;
 };
 
 /// A successful chat-completions reply.

@@ -27,7 +27,8 @@ done
 
 # Exactly what the build needs, and rsvg-convert (librsvg2-bin) to look at
 # the SVG pictures the evaluation commands draw; nothing else.
-packages=(g++ cmake make ccache libcaf-dev libboost-dev nlohmann-json3-dev
+packages=(g++ cmake make ccache libcaf-dev libboost1.81-dev libboost-url1.81-dev
+          libcli11-dev nlohmann-json3-dev
           libspdlog-dev doctest-dev libssl-dev openssl libpcre2-dev
           libutf8proc-dev pkg-config librsvg2-bin)
 
