@@ -19,6 +19,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmmr/backends/llm_client.hpp"
+#include "llmmr/core/cancellation.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -103,20 +104,53 @@ public:
   size_t in_flight() const noexcept { return pending_.size(); }
 
   /// Forgets every pending call (their outcomes are ignored when they come).
-  void clear() { pending_.clear(); }
+  void clear() {
+    for (auto& kv : pending_)
+      forget_cancel(kv.second);
+    pending_.clear();
+  }
 
 private:
   struct pending_call {
     continuation k;
     std::string label;
     std::chrono::milliseconds timeout;
+    /// The request's flag and the callback registered on it, if any.
+    cancellation_ptr cancel;
+    cancellation::callback_id on_cancel = 0;
   };
+
+  static void forget_cancel(pending_call& pc) {
+    if (pc.cancel && pc.on_cancel != 0)
+      pc.cancel->remove(pc.on_cancel);
+  }
 
   uint64_t start(chat_request req, continuation k,
                  std::chrono::milliseconds timeout) {
     auto id = ++next_id_;
-    pending_.emplace(id, pending_call{std::move(k), req.label, timeout});
+    auto& pc = pending_[id];
+    pc.k = std::move(k);
+    pc.label = req.label;
+    pc.timeout = timeout;
     auto addr = self_->address();
+    if (req.cancel) {
+      // The call ends for the actor as soon as its flag is set, whether or
+      // not the client notices in time; a late outcome is ignored.
+      auto label = req.label;
+      auto on_cancel = [addr, id, label] {
+        if (auto hdl = caf::actor_cast<caf::actor>(addr))
+          caf::anon_send(
+            hdl, llm_err_atom::value, id,
+            make_error(error_kind::cancelled,
+                       "the LLM call '" + label + "' was cancelled"));
+      };
+      if (req.cancel->cancelled()) {
+        on_cancel();
+        return id;
+      }
+      pc.cancel = req.cancel;
+      pc.on_cancel = req.cancel->on_cancel(std::move(on_cancel));
+    }
     client_->chat(std::move(req), [addr, id](caf::expected<chat_reply> res) {
       auto hdl = caf::actor_cast<caf::actor>(addr);
       if (!hdl)
@@ -135,6 +169,7 @@ private:
     if (i == pending_.end())
       return;
     auto k = std::move(i->second.k);
+    forget_cancel(i->second);
     pending_.erase(i);
     k(std::move(res));
   }

@@ -6,15 +6,20 @@
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/core/log.hpp"
 
+#include <charconv>
 #include <deque>
 #include <map>
+#include <set>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "llmmr/actors/llm_gateway.hpp"
@@ -50,6 +55,8 @@ struct map_work {
   caf::response_promise rp;
   map_outcome out;
   std::deque<map_piece> todo;
+  /// Set when the chunk's job ended; its calls carry it.
+  cancellation_ptr cancel;
 
   map_work(map_task t, caf::response_promise p)
     : task(std::move(t)), rp(std::move(p)) {
@@ -81,32 +88,66 @@ std::vector<std::string> halve(std::string_view text) {
   return {std::string{text.substr(0, pos)}, std::string{text.substr(pos)}};
 }
 
-class mapper : public caf::event_based_actor {
+/// A mapper: a worker node's interface plus the outcomes of its own calls.
+using mapper_actor = worker_actor::extend_with<llm_reply_actor>;
+
+class mapper : public mapper_actor::base {
 public:
   mapper(caf::actor_config& cfg, std::shared_ptr<const pipeline_context> ctx)
-    : caf::event_based_actor(cfg), ctx_(std::move(ctx)),
-      gw_(this, ctx_->client) {
+    : mapper_actor::base(cfg), ctx_(std::move(ctx)), gw_(this, ctx_->client) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     return {
-      [this](map_atom, map_task& task) {
+      [this](map_atom, map_task& task) -> caf::result<map_outcome> {
         auto rp = make_response_promise();
         auto w = std::make_shared<map_work>(std::move(task), rp);
+        auto& flag = jobs_[w->task.chunk.job_id];
+        if (!flag.cancel)
+          flag.cancel = make_cancellation();
+        ++flag.works;
+        w->cancel = flag.cancel;
         w->todo.push_back(map_piece{w->task.chunk.text, 0, 0});
         next(w);
         return rp;
+      },
+      [this](map_drop_atom, uint64_t job) {
+        // The job ended: its calls in flight end now and no piece of its
+        // chunks is sent again.
+        auto i = jobs_.find(job);
+        if (i == jobs_.end())
+          return;
+        auto flag = std::move(i->second.cancel);
+        jobs_.erase(i);
+        flag->cancel();
       },
       [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
              usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
       [this](llm_err_atom, uint64_t id, caf::error& err) {
         gw_.on_err(id, std::move(err));
       },
+      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
     };
   }
 
 private:
+  /// The per-job flag of the chunks this mapper is working on.
+  struct job_flag {
+    cancellation_ptr cancel;
+    size_t works = 0;
+  };
+
+  /// Answers the chunk's request and forgets its job's flag with its last
+  /// chunk.
+  void deliver(const map_work_ptr& w) {
+    w->rp.deliver(std::move(w->out));
+    auto i = jobs_.find(w->task.chunk.job_id);
+    if (i != jobs_.end() && i->second.cancel == w->cancel
+        && --i->second.works == 0)
+      jobs_.erase(i);
+  }
+
   void fail(const map_work_ptr& w, error_kind kind, std::string reason) {
     w->out.records.clear();
     w->out.failed = true;
@@ -114,12 +155,19 @@ private:
     w->out.failure.range = w->task.chunk.range;
     w->out.failure.kind = kind;
     w->out.failure.reason = std::move(reason);
-    w->rp.deliver(std::move(w->out));
+    deliver(w);
   }
 
   void next(const map_work_ptr& w) {
     if (w->todo.empty()) {
-      w->rp.deliver(std::move(w->out));
+      deliver(w);
+      return;
+    }
+    if (w->cancel->cancelled()) {
+      fail(w, error_kind::cancelled,
+           "job " + std::to_string(w->task.chunk.job_id)
+             + " ended before chunk " + std::to_string(w->task.chunk.index)
+             + " was mapped");
       return;
     }
     auto& piece = w->todo.front();
@@ -136,6 +184,7 @@ private:
       "job " + std::to_string(w->task.chunk.job_id) + " map "
         + std::to_string(w->task.chunk.index)
         + (piece.reasks > 0 ? " (corrective re-ask)" : ""));
+    req.cancel = w->cancel;
     ++w->out.calls;
     gw_.call(std::move(req), [this, w](caf::expected<chat_reply> res) {
       on_reply(w, std::move(res));
@@ -220,19 +269,20 @@ private:
 
   std::shared_ptr<const pipeline_context> ctx_;
   llm_gateway gw_;
+  std::map<uint64_t, job_flag> jobs_;
 };
 
 // -- pool ---------------------------------------------------------------------
 
-class mapper_pool : public caf::event_based_actor {
+class mapper_pool : public mapper_pool_actor::base {
 public:
   mapper_pool(caf::actor_config& cfg,
               std::shared_ptr<const pipeline_context> ctx)
-    : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {
+    : mapper_pool_actor::base(cfg), ctx_(std::move(ctx)) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     for (uint32_t i = 0; i < ctx_->opts.mappers; ++i)
       slots_.push_back(
         slot{spawn<mapper, caf::linked>(ctx_), {}, ctx_->opts.map_window});
@@ -240,27 +290,39 @@ public:
       monitor(w.handle);
       slots_.push_back(slot{w.handle, w.name, ctx_->opts.worker_window});
     }
+    for (const auto& name : ctx_->opts.workers)
+      connect(name);
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     return {
-      [this](map_atom, map_task& task) {
+      [this](map_atom, map_task& task) -> caf::result<map_outcome> {
         // make_response_promise takes the sender out of the current message,
-        // so read it first.
+        // so read it first. It is told of starts with a plain message (a
+        // coordinator, or a worker node's front).
         auto coordinator = caf::actor_cast<caf::actor>(current_sender());
         auto rp = make_response_promise();
         auto job = task.chunk.job_id;
         queues_[job].push_back(
           queued{std::move(task), rp, std::move(coordinator)});
-        if (!any_alive())
-          fail_queued();
-        else
+        if (!any_alive()) {
+          if (connecting_ == 0)
+            fail_queued();
+        } else {
           dispatch();
+        }
         return rp;
       },
       [this](map_drop_atom, uint64_t job) {
-        // Chunks of the job still in flight are not sent anywhere else.
+        // Chunks of the job still in flight are not sent anywhere else, and
+        // every mapper and worker node stops the job's calls.
+        bool remote = false;
         for (auto& kv : in_flight_)
-          if (kv.second.job == job)
+          if (kv.second.job == job) {
             kv.second.dropped = true;
+            remote = remote || !slots_[kv.second.slot].worker.empty();
+          }
+        for (auto& s : slots_)
+          if (s.alive && (s.worker.empty() || remote))
+            send(s.handle, map_drop_atom::value, job);
         auto i = queues_.find(job);
         if (i == queues_.end())
           return;
@@ -281,7 +343,7 @@ private:
 
   /// A local mapper or a worker node with its window.
   struct slot {
-    caf::actor handle;
+    worker_actor handle;
     /// "host:port" of a worker node; empty for a local mapper.
     std::string worker;
     uint32_t window = 0;
@@ -340,8 +402,78 @@ private:
     return i;
   }
 
+  /// Connects to worker node `name` ("host:port") in the background; the
+  /// node becomes a slot when it answers with llmmr's mapper interface.
+  void connect(const std::string& name) {
+    auto colon = name.rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos || colon == 0
+        || std::from_chars(name.data() + colon + 1, name.data() + name.size(),
+                           port)
+               .ptr
+             != name.data() + name.size()
+        || port == 0 || port > 65535) {
+      unusable(name, "expected \"host:port\" with a port from 1 to 65535");
+      return;
+    }
+    auto host = name.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    ++connecting_;
+    auto timeout = ctx_->opts.worker_connect_timeout;
+    request(system().middleman().actor_handle(), timeout,
+            caf::connect_atom::value, std::move(host),
+            static_cast<uint16_t>(port))
+      .then(
+        [this, name](caf::node_id&, caf::strong_actor_ptr& ptr,
+                     std::set<std::string>& ifs) {
+          --connecting_;
+          if (!ptr) {
+            unusable(name, "nothing is published on that port");
+          } else if (ifs != system().message_types<worker_actor>()) {
+            unusable(name, "it does not serve llmmr's mapper interface (not "
+                           "an `llmmr worker`, or a different version)");
+          } else {
+            // The interface was checked above: this is how a remote actor
+            // gets its typed handle.
+            auto hdl = caf::actor_cast<worker_actor>(std::move(ptr));
+            monitor(hdl);
+            slots_.push_back(slot{hdl, name, ctx_->opts.worker_window});
+            logger()->info("pipeline: connected to worker {}", name);
+          }
+          after_connect();
+        },
+        [this, name, timeout](caf::error& err) {
+          --connecting_;
+          if (err == caf::sec::request_timeout)
+            unusable(name, "no connection after "
+                             + std::to_string(timeout.count()) + " ms");
+          else
+            unusable(name, describe(err));
+          after_connect();
+        });
+  }
+
+  /// Notes that worker node `name` cannot be used.
+  void unusable(const std::string& name, const std::string& why) {
+    logger()->warn("pipeline: cannot use worker {}: {}", name, why);
+    problems_ += (problems_.empty() ? "" : "; ") + name + ": " + why;
+  }
+
+  /// A connection attempt ended: serve the queues, or fail them when no
+  /// mapper can ever take them.
+  void after_connect() {
+    if (any_alive())
+      dispatch();
+    else if (connecting_ == 0)
+      fail_queued();
+  }
+
   /// Answers every queued chunk with a failure: no mapper is left.
   void fail_queued() {
+    bool never = true;
+    for (const auto& s : slots_)
+      never = never && s.worker.empty();
     for (auto& [job, q] : queues_)
       for (auto& item : q) {
         map_outcome out;
@@ -350,8 +482,15 @@ private:
         out.failed = true;
         out.failure.index = out.index;
         out.failure.range = item.task.chunk.range;
-        out.failure.kind = error_kind::node_down;
-        out.failure.reason = "no mapper left: every worker node is down";
+        if (never) {
+          out.failure.kind = error_kind::unreachable;
+          out.failure.reason = "no worker node can be used and there are no "
+                               "local mappers: "
+                               + problems_;
+        } else {
+          out.failure.kind = error_kind::node_down;
+          out.failure.reason = "no mapper left: every worker node is down";
+        }
         item.rp.deliver(std::move(out));
       }
     queues_.clear();
@@ -381,8 +520,10 @@ private:
       r.range = item.task.chunk.range;
       r.rp = item.rp;
       r.coordinator = item.coordinator;
+      // The requester is not statically typed here (a coordinator or a
+      // worker node's front), hence an anonymous note.
       if (item.coordinator)
-        send(item.coordinator, map_started_atom::value, r.index);
+        caf::anon_send(item.coordinator, map_started_atom::value, r.index);
       map_task task;
       if (remote) {
         r.task = item.task;
@@ -465,10 +606,7 @@ private:
       queues_[i->job].push_front(queued{std::move(i->task), std::move(i->rp),
                                         std::move(i->coordinator)});
     }
-    if (!any_alive())
-      fail_queued();
-    else
-      dispatch();
+    after_connect();
   }
 
   std::shared_ptr<const pipeline_context> ctx_;
@@ -478,36 +616,97 @@ private:
   std::map<uint64_t, running> in_flight_;
   uint64_t next_key_ = 1;
   uint64_t last_job_ = 0;
+  /// Worker connections still being made.
+  size_t connecting_ = 0;
+  /// Why worker nodes could not be used, "host:port: reason; ...".
+  std::string problems_;
 };
 
 // -- worker node --------------------------------------------------------------
 
+/// A worker node's front: `worker_actor` (what it publishes) plus the start
+/// notes of its own pool.
+using worker_front_actor
+  = worker_actor::extend<caf::reacts_to<map_started_atom, uint32_t>>;
+
 /// What a worker node publishes (as a `worker_actor`): hands each chunk to
-/// the node's pool and answers with its outcome. Untyped inside, because the
-/// pool also tells it when a chunk starts.
-caf::behavior worker_front(caf::event_based_actor* self, caf::actor pool,
-                           calibrator_actor calibrator,
-                           std::chrono::milliseconds timeout) {
-  self->link_to(pool);
-  self->link_to(calibrator);
-  return {
-    [self, pool, timeout](map_atom, map_task& task) {
-      auto rp = self->make_response_promise();
-      self->request(pool, timeout, map_atom::value, std::move(task))
-        .then([rp](map_outcome& out) mutable { rp.deliver(std::move(out)); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [](map_started_atom, uint32_t) {
-      // The remote coordinator's pool tracks starts itself.
-    },
+/// the node's pool and answers with its outcome. Pipelines number their jobs
+/// on their own, so the front gives each (pipeline, job) pair a job id of
+/// this node, which a `map_drop_atom` of that pipeline reaches.
+class worker_front : public worker_front_actor::base {
+public:
+  worker_front(caf::actor_config& cfg, mapper_pool_actor pool,
+               calibrator_actor calibrator, std::chrono::milliseconds timeout)
+    : worker_front_actor::base(cfg), pool_(std::move(pool)),
+      calibrator_(std::move(calibrator)), timeout_(timeout) {
+    // nop
+  }
+
+  behavior_type make_behavior() override {
+    link_to(pool_);
+    link_to(calibrator_);
+    return {
+      [this](map_atom, map_task& task) -> caf::result<map_outcome> {
+        auto key = job_key{caf::actor_cast<caf::actor_addr>(current_sender()),
+                           task.chunk.job_id};
+        auto& job = jobs_[key];
+        if (job.local == 0)
+          job.local = ++next_local_;
+        ++job.chunks;
+        auto remote_id = task.chunk.job_id;
+        task.chunk.job_id = job.local;
+        auto rp = make_response_promise();
+        request(pool_, timeout_, map_atom::value, std::move(task))
+          .then(
+            [this, rp, key, remote_id](map_outcome& out) mutable {
+              out.job_id = remote_id;
+              done(key);
+              rp.deliver(std::move(out));
+            },
+            [this, rp, key](caf::error& err) mutable {
+              done(key);
+              rp.deliver(std::move(err));
+            });
+        return rp;
+      },
+      [this](map_drop_atom, uint64_t job) {
+        auto i = jobs_.find(
+          job_key{caf::actor_cast<caf::actor_addr>(current_sender()), job});
+        if (i != jobs_.end())
+          send(pool_, map_drop_atom::value, i->second.local);
+      },
+      [](map_started_atom, uint32_t) {
+        // The remote coordinator's pool tracks starts itself.
+      },
+    };
+  }
+
+private:
+  using job_key = std::pair<caf::actor_addr, uint64_t>;
+
+  struct local_job {
+    uint64_t local = 0;
+    size_t chunks = 0;
   };
-}
+
+  void done(const job_key& key) {
+    auto i = jobs_.find(key);
+    if (i != jobs_.end() && --i->second.chunks == 0)
+      jobs_.erase(i);
+  }
+
+  mapper_pool_actor pool_;
+  calibrator_actor calibrator_;
+  std::chrono::milliseconds timeout_;
+  std::map<job_key, local_job> jobs_;
+  uint64_t next_local_ = 0;
+};
 
 } // namespace
 
-caf::actor spawn_mapper_pool(caf::actor_system& sys,
-                             std::shared_ptr<const pipeline_context> ctx) {
+mapper_pool_actor
+spawn_mapper_pool(caf::actor_system& sys,
+                  std::shared_ptr<const pipeline_context> ctx) {
   return sys.spawn<mapper_pool>(std::move(ctx));
 }
 
@@ -535,8 +734,9 @@ spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
   auto calibrator = ctx->calibrator;
   auto pool = spawn_mapper_pool(sys, std::move(ctx));
   auto front
-    = sys.spawn(worker_front, std::move(pool), std::move(calibrator), timeout);
-  return caf::actor_cast<worker_actor>(std::move(front));
+    = sys.spawn<worker_front>(std::move(pool), std::move(calibrator), timeout);
+  // The front's own start notes are not part of what it publishes.
+  return worker_actor{std::move(front)};
 }
 
 } // namespace llmmr

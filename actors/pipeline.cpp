@@ -8,11 +8,9 @@
 #include "llmmr/core/log.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <deque>
 #include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +18,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
@@ -89,12 +86,21 @@ class job_coordinator : public caf::event_based_actor {
 public:
   job_coordinator(caf::actor_config& cfg,
                   std::shared_ptr<const pipeline_context> ctx, uint64_t id,
-                  job_spec spec, call_budget budget, caf::actor pool,
+                  job_spec spec, call_budget budget, mapper_pool_actor pool,
                   caf::actor front)
     : caf::event_based_actor(cfg), ctx_(std::move(ctx)), id_(id),
       spec_(std::move(spec)), budget_(budget), pool_(std::move(pool)),
-      front_(std::move(front)) {
+      front_(std::move(front)), cancel_(make_cancellation()) {
     stats_.job_id = id;
+    // The stage actors' requests carry the job's flag.
+    auto job_ctx = std::make_shared<pipeline_context>(*ctx_);
+    job_ctx->cancel = cancel_;
+    job_ctx_ = std::move(job_ctx);
+  }
+
+  void on_exit() override {
+    // However the job ends, none of its calls is left running.
+    cancel_->cancel();
   }
 
   caf::behavior make_behavior() override {
@@ -117,6 +123,7 @@ public:
         send(chunker_, job_doc_atom::value, std::move(text));
       },
       [this](job_end_atom) { return delegate(chunker_, job_end_atom::value); },
+      [this](job_admit_atom) { admit(); },
       [this](chunks_atom, chunk_batch& batch) { on_batch(std::move(batch)); },
       [this](collapse_prog_atom, collapse_progress& p) {
         on_collapse_progress(p);
@@ -157,17 +164,17 @@ private:
       = spawn_chunker(system(), ctx_->tok, copts, ctx_->opts.chunk_window,
                       caf::actor_cast<chunk_sink_actor>(self));
     link_to(chunker_);
-    reducer_ = spawn_reducer(system(), ctx_, id_, spec_);
+    reducer_ = spawn_reducer(system(), job_ctx_, id_, spec_);
     link_to(reducer_);
     switch (spec_.strategy) {
     case strategy::chain:
-      chain_ = spawn_chain_runner(system(), ctx_, id_, spec_, budget_,
+      chain_ = spawn_chain_runner(system(), job_ctx_, id_, spec_, budget_,
                                   caf::actor_cast<chain_sink_actor>(self));
       link_to(chain_);
       final_budget_ = budget_.chain_answer_payload;
       break;
     case strategy::direct:
-      direct_ = spawn_direct_runner(system(), ctx_, budget_.direct_payload);
+      direct_ = spawn_direct_runner(system(), job_ctx_, budget_.direct_payload);
       link_to(direct_);
       final_budget_ = budget_.direct_payload;
       break;
@@ -175,7 +182,7 @@ private:
       reduce_budget_
         = std::min(budget_.collapse_payload, budget_.reduce_payload);
       collapser_
-        = spawn_collapser(system(), ctx_, id_, spec_, reduce_budget_,
+        = spawn_collapser(system(), job_ctx_, id_, spec_, reduce_budget_,
                           caf::actor_cast<collapse_observer_actor>(self));
       link_to(collapser_);
     }
@@ -231,10 +238,29 @@ private:
     }
   }
 
+  /// The front admitted the job (`max_jobs`): the chunks that waited go to
+  /// the mapper pool.
+  void admit() {
+    if (admitted_ || finished_)
+      return;
+    admitted_ = true;
+    started_ = clock_type::now();
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& b : held)
+      on_batch(std::move(b));
+  }
+
   /// Takes the chunker's statistics and hands its chunks to the mapper pool.
+  /// Until the job is admitted they wait here; they keep their chunk credit,
+  /// so the chunker holds the input acks once `chunk_window` chunks wait.
   void on_batch(chunk_batch batch) {
     if (finished_)
       return;
+    if (!admitted_) {
+      held_.push_back(std::move(batch));
+      return;
+    }
     stats_.chunks_buffered_hwm = batch.stats.chunks_buffered_hwm;
     stats_.bytes_buffered_hwm = batch.stats.bytes_buffered_hwm;
     stats_.pieces_held_hwm = batch.stats.pieces_held_hwm;
@@ -257,6 +283,8 @@ private:
                           + std::to_string(stats_.bytes_received) + " bytes)"));
         return;
       }
+      if (fail_fast())
+        return;
       publish(true);
       maybe_mapped();
     }
@@ -374,10 +402,72 @@ private:
         if (r.kind != record_kind::empty)
           kept.push_back(std::move(r));
     }
+    // A chunk that failed before any call: no mapper can take any chunk.
+    bool no_mapper = out.failed && out.calls == 0
+                     && (out.failure.kind == error_kind::node_down
+                         || out.failure.kind == error_kind::unreachable);
     ++done_chunks_;
     accept(index, std::move(kept));
+    if (fail_fast(no_mapper))
+      return;
     publish(false);
     maybe_mapped();
+  }
+
+  /// Ends the job as soon as it is lost: at a failure whose error every
+  /// further call would get as well (`is_recurring`, or no mapper left: the
+  /// chunk failed unreachable or node_down before any call was made), and
+  /// once more chunks failed than `max_failed_fraction` allows (with a
+  /// fraction above 0 that is known only when the document is complete).
+  /// Returns whether the job failed.
+  bool fail_fast(bool no_mapper = false) {
+    if (failures_.empty())
+      return false;
+    const auto& last = failures_.back();
+    if (is_recurring(last.kind) || no_mapper) {
+      fail(make_error(last.kind,
+                      "job " + std::to_string(id_) + " stopped at chunk "
+                        + std::to_string(last.index)
+                        + ", whose error every other call would get too: "
+                        + last.reason));
+      return true;
+    }
+    if (!document_complete_ && spec_.max_failed_fraction > 0)
+      return false;
+    return too_many_failures();
+  }
+
+  /// Fails the job when more chunks failed than `max_failed_fraction`
+  /// allows of those known so far; returns whether it did.
+  bool too_many_failures() {
+    if (failures_.empty())
+      return false;
+    auto total = states_.size();
+    double allowed = spec_.max_failed_fraction * static_cast<double>(total);
+    if (static_cast<double>(failures_.size()) <= allowed)
+      return false;
+    auto sorted = failures_;
+    std::sort(sorted.begin(), sorted.end(),
+              [](auto& x, auto& y) { return x.index < y.index; });
+    std::vector<uint32_t> idx;
+    for (auto& f : sorted)
+      idx.push_back(f.index);
+    // When every failure is an unusable output, the endpoint worked but
+    // the model's outputs could not be read: say so in the kind.
+    auto unusable = [](const chunk_failure& f) {
+      return f.kind == error_kind::truncated
+             || f.kind == error_kind::unparsable;
+    };
+    auto kind = std::all_of(sorted.begin(), sorted.end(), unusable)
+                  ? sorted.front().kind
+                  : error_kind::too_many_failures;
+    fail(make_error(
+      kind,
+      std::to_string(sorted.size()) + " of " + std::to_string(total) + " chunks"
+        + (document_complete_ ? "" : " so far") + " failed (allowed fraction "
+        + std::to_string(spec_.max_failed_fraction) + "): chunks "
+        + join_indices(idx) + "; first reason: " + sorted.front().reason));
+    return true;
   }
 
   /// Sorts out map outputs that stayed unusable after their re-asks: when
@@ -454,33 +544,10 @@ private:
         || done_chunks_ < states_.size())
       return;
     timings_.map_us = map_started_ ? micros_since(map_t0_) : 0;
-    auto total = states_.size();
-    if (!failures_.empty()) {
-      std::sort(failures_.begin(), failures_.end(),
-                [](auto& x, auto& y) { return x.index < y.index; });
-      double allowed = spec_.max_failed_fraction * static_cast<double>(total);
-      if (static_cast<double>(failures_.size()) > allowed) {
-        std::vector<uint32_t> idx;
-        for (auto& f : failures_)
-          idx.push_back(f.index);
-        // When every failure is an unusable output, the endpoint worked but
-        // the model's outputs could not be read: say so in the kind.
-        auto unusable = [](const chunk_failure& f) {
-          return f.kind == error_kind::truncated
-                 || f.kind == error_kind::unparsable;
-        };
-        auto kind = std::all_of(failures_.begin(), failures_.end(), unusable)
-                      ? failures_.front().kind
-                      : error_kind::too_many_failures;
-        fail(make_error(
-          kind, std::to_string(failures_.size()) + " of "
-                  + std::to_string(total) + " chunks failed (allowed fraction "
-                  + std::to_string(spec_.max_failed_fraction) + "): chunks "
-                  + join_indices(idx)
-                  + "; first reason: " + failures_.front().reason));
-        return;
-      }
-    }
+    std::sort(failures_.begin(), failures_.end(),
+              [](auto& x, auto& y) { return x.index < y.index; });
+    if (too_many_failures())
+      return;
     switch (spec_.strategy) {
     case strategy::chain:
       chain_answer();
@@ -825,6 +892,9 @@ private:
       return;
     finished_ = true;
     stage_ = job_stage::failed;
+    // Calls in flight end, queued chunks are dropped, the mappers and worker
+    // nodes stop the job's calls.
+    cancel_->cancel();
     stop_stages(err);
     send(pool_, map_drop_atom::value, id_);
     publish(true);
@@ -869,8 +939,16 @@ private:
   uint64_t id_;
   job_spec spec_;
   call_budget budget_;
-  caf::actor pool_;
+  mapper_pool_actor pool_;
   caf::actor front_;
+  /// The job's flag: set when the job ends, on every request it makes.
+  cancellation_ptr cancel_;
+  /// `ctx_` with `cancel_`, for the stage actors.
+  std::shared_ptr<const pipeline_context> job_ctx_;
+  /// Whether the front let the job start; until then chunks wait in
+  /// `held_`.
+  bool admitted_ = false;
+  std::vector<chunk_batch> held_;
   chunker_actor chunker_;
   collapser_actor collapser_;
   reducer_actor reducer_;
@@ -1091,10 +1169,13 @@ private:
   }
 
   caf::expected<uint64_t> start(job_spec spec) {
-    if (running_.size() >= ctx_->opts.max_jobs)
-      return make_error(error_kind::usage, "the pipeline already runs "
-                                             + std::to_string(running_.size())
-                                             + " jobs (max_jobs)");
+    auto active = running_.size() - waiting_.size();
+    if (active >= ctx_->opts.max_jobs
+        && waiting_.size() >= ctx_->opts.max_queued_jobs)
+      return make_error(
+        error_kind::usage,
+        "the pipeline runs " + std::to_string(active) + " jobs (max_jobs) and "
+          + std::to_string(waiting_.size()) + " more wait (max_queued_jobs)");
     if (ascii::trim(spec.question).empty())
       return make_error(error_kind::input,
                         "the question is blank: ask something");
@@ -1110,7 +1191,24 @@ private:
     for (auto& w : global_watchers_)
       send(coord, job_watch_atom::value, w);
     running_.emplace(id, running_job{coord, {}});
+    // Jobs beyond max_jobs wait in submission order; their coordinators
+    // already take input, up to the chunk window.
+    if (active < ctx_->opts.max_jobs)
+      send(coord, job_admit_atom::value);
+    else
+      waiting_.push_back(id);
     return id;
+  }
+
+  /// Admits waiting jobs while fewer than `max_jobs` run.
+  void admit_waiting() {
+    while (!waiting_.empty()
+           && running_.size() - waiting_.size() < ctx_->opts.max_jobs) {
+      auto id = waiting_.front();
+      waiting_.pop_front();
+      if (auto c = coordinator(id))
+        send(c, job_admit_atom::value);
+    }
   }
 
   void complete(uint64_t id, caf::expected<job_result> res, job_stats st) {
@@ -1124,6 +1222,11 @@ private:
         rp.deliver(res.error());
     }
     running_.erase(i);
+    // A job cancelled (or failed) while waiting leaves the queue.
+    if (auto w = std::find(waiting_.begin(), waiting_.end(), id);
+        w != waiting_.end())
+      waiting_.erase(w);
+    admit_waiting();
     finished_.emplace(id, finished_job{std::move(res), st});
     finished_order_.push_back(id);
     while (finished_order_.size() > ctx_->opts.retain_results) {
@@ -1134,9 +1237,12 @@ private:
 
   std::shared_ptr<pipeline_context> init_ctx_;
   std::shared_ptr<const pipeline_context> ctx_;
-  caf::actor pool_;
+  mapper_pool_actor pool_;
   uint64_t next_id_ = 0;
+  /// Jobs with a coordinator, admitted or waiting.
   std::map<uint64_t, running_job> running_;
+  /// Jobs waiting for admission, in submission order.
+  std::deque<uint64_t> waiting_;
   std::map<uint64_t, finished_job> finished_;
   std::deque<uint64_t> finished_order_;
   std::vector<caf::actor> global_watchers_;
@@ -1148,87 +1254,6 @@ void pipeline_handle::stop() const {
   if (actor)
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
 }
-
-namespace {
-
-/// Connects to one worker node and checks that it serves `worker_actor`.
-caf::expected<caf::actor> connect_worker(caf::actor_system& sys,
-                                         const std::string& name,
-                                         std::chrono::milliseconds timeout) {
-  auto colon = name.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos || colon == 0
-      || std::from_chars(name.data() + colon + 1, name.data() + name.size(),
-                         port)
-             .ptr
-           != name.data() + name.size()
-      || port == 0 || port > 65535)
-    return make_error(error_kind::config,
-                      "expected \"host:port\" with a port from 1 to 65535");
-  auto host = name.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto expected_ifs = sys.message_types<worker_actor>();
-  caf::scoped_actor self{sys};
-  caf::expected<caf::actor> out{caf::error{}};
-  self
-    ->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
-              std::move(host), static_cast<uint16_t>(port))
-    .receive(
-      [&](caf::node_id&, caf::strong_actor_ptr& ptr,
-          std::set<std::string>& ifs) {
-        if (!ptr)
-          out = make_error(error_kind::unreachable,
-                           "nothing is published on that port");
-        else if (ifs != expected_ifs)
-          out = make_error(error_kind::config,
-                           "it does not serve llmmr's mapper interface (not "
-                           "an `llmmr worker`, or a different version)");
-        else
-          out = caf::actor_cast<caf::actor>(std::move(ptr));
-      },
-      [&](caf::error& err) {
-        if (err == caf::sec::request_timeout)
-          out = make_error(error_kind::timeout,
-                           "no connection after "
-                             + std::to_string(timeout.count()) + " ms");
-        else
-          out = make_error(error_kind::unreachable, describe(err));
-      });
-  return out;
-}
-
-/// Connects to the worker nodes of `opts`; logs and skips the ones that
-/// cannot be used.
-caf::expected<std::vector<worker_node>>
-connect_workers(caf::actor_system& sys, const pipeline_options& opts) {
-  std::vector<worker_node> out;
-  if (opts.workers.empty())
-    return out;
-  if (!sys.has_middleman())
-    return make_error(error_kind::config,
-                      "pipeline: worker nodes need the CAF middleman (load "
-                      "caf::io::middleman in the actor system's config)");
-  std::string problems;
-  for (const auto& name : opts.workers) {
-    auto hdl = connect_worker(sys, name, opts.worker_connect_timeout);
-    if (!hdl) {
-      auto why = describe(hdl.error());
-      logger()->warn("pipeline: cannot use worker {}: {}", name, why);
-      problems += (problems.empty() ? "" : "; ") + name + ": " + why;
-      continue;
-    }
-    out.push_back(worker_node{name, std::move(*hdl)});
-  }
-  if (out.empty() && opts.mappers == 0)
-    return make_error(error_kind::unreachable,
-                      "pipeline: no worker node can be used and there are no "
-                      "local mappers: "
-                        + problems);
-  return out;
-}
-
-} // namespace
 
 caf::expected<pipeline_handle>
 spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
@@ -1244,6 +1269,10 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
   if (!client || !tok)
     return make_error(error_kind::config,
                       "pipeline: an llm_client and a tokenizer are required");
+  if (!opts.workers.empty() && !sys.has_middleman())
+    return make_error(error_kind::config,
+                      "pipeline: worker nodes need the CAF middleman (load "
+                      "caf::io::middleman in the actor system's config)");
   auto lib = prompt_library::load(opts.prompts_dir);
   if (!lib)
     return lib.error();
@@ -1254,10 +1283,7 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
   ctx->client = std::make_shared<schema_fallback_client>(std::move(client));
   ctx->tok = std::move(tok);
   ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
-  auto workers = connect_workers(sys, ctx->opts);
-  if (!workers)
-    return workers.error();
-  ctx->workers = std::move(*workers);
+  // The mapper pool connects to the worker nodes in the background.
   auto front = sys.spawn<pipeline_front>(std::move(ctx));
   return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
 }

@@ -60,8 +60,10 @@ using job_stats_atom = caf::atom_constant<caf::atom("job_stats")>;
 ///
 /// - `job_start_atom, job_spec`: creates a job that receives its document in
 ///   pieces; answers the job id (never 0). Fails with `error_kind::budget`
-///   when the spec's budget cannot hold a prompt and with `error_kind::usage`
-///   when `max_jobs` jobs are running.
+///   when the spec's budget cannot hold a prompt. Beyond `max_jobs` running
+///   jobs the job waits (FIFO) until one ends; it fails with
+///   `error_kind::usage` when `max_queued_jobs` jobs wait already. Cancelling
+///   a waiting job removes it from the queue.
 /// - `job_piece_atom, id, text`: appends `text` to the document. The answer
 ///   (total bytes received so far) is **held back until the chunker has room**
 ///   (fewer than `chunk_window` chunks waiting for a mapper): a sender that
@@ -106,8 +108,12 @@ struct pipeline_options {
   uint32_t chunk_window = 16;
   /// Collapse rounds after which the fallback makes the records fit.
   uint32_t max_collapse_rounds = 8;
-  /// Jobs that may run at once; further starts are refused.
+  /// Jobs that may run at once; further jobs wait in submission order (their
+  /// input is taken up to `chunk_window` chunks) and start as jobs end.
   uint32_t max_jobs = 16;
+  /// Jobs that may wait for admission; a start beyond fails with
+  /// `error_kind::usage`.
+  uint32_t max_queued_jobs = 64;
   /// Collapse calls of one job in flight at once; 0 means
   /// `mappers * map_window + workers.size() * worker_window`.
   uint32_t collapse_window = 0;
@@ -136,7 +142,8 @@ struct pipeline_options {
   /// noticed at once (its chunks go back to the queue); this bounds a worker
   /// that stays connected but never answers.
   std::chrono::milliseconds worker_timeout{std::chrono::minutes{5}};
-  /// Limit for connecting to one worker node when the pipeline starts.
+  /// Limit for connecting to one worker node (in the background) when the
+  /// pipeline starts.
   std::chrono::milliseconds worker_connect_timeout{std::chrono::seconds{10}};
 };
 
@@ -156,12 +163,14 @@ struct pipeline_handle {
 /// cannot be loaded or an option is zero. Call `register_types` on the
 /// system's config before creating the system.
 ///
-/// With `opts.workers`, the system needs the middleman (`caf::io::middleman`
-/// loaded in its config) and this function blocks while it connects to each
-/// worker node (at most `worker_connect_timeout` each). A node that cannot be
-/// reached is logged and skipped; when no node is reachable and
-/// `opts.mappers` is 0 the call fails with `error_kind::unreachable` naming
-/// the nodes.
+/// Never blocks, so an actor may call it. With `opts.workers`, the system
+/// needs the middleman (`caf::io::middleman` loaded in its config); the
+/// pipeline connects to the worker nodes in the background (each within
+/// `worker_connect_timeout`) and jobs queue until a mapper can take their
+/// chunks (local mappers can at once). A node that cannot be reached is
+/// logged and skipped; when `opts.mappers` is 0 and no node could be
+/// reached, jobs fail with `error_kind::unreachable` naming the nodes and
+/// their errors.
 caf::expected<pipeline_handle>
 spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
                std::shared_ptr<llm_client> client,

@@ -8,18 +8,20 @@
 
 #include "llmmr/actors/calibrator_actor.hpp"
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/worker_actor.hpp"
 #include "llmmr/backends/llm_client.hpp"
+#include "llmmr/core/cancellation.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/tokenizer.hpp"
 
 namespace llmmr {
 
-/// A worker node the pipeline is connected to.
+/// A worker node handed to the mapper pool directly.
 struct worker_node {
-  /// Where it was reached, "host:port".
+  /// A name for logs and errors, e.g. "host:port".
   std::string name;
-  /// Its published mapper interface (a proxy of the remote actor).
-  caf::actor handle;
+  /// Its mapper interface.
+  worker_actor handle;
 };
 
 /// What every actor of one pipeline shares (read-only once the front has
@@ -35,7 +37,13 @@ struct pipeline_context {
   std::shared_ptr<const prompt_library> prompts;
   /// The pipeline's calibrator (mappers and collapsers ask it).
   calibrator_actor calibrator;
-  /// The worker nodes reached when the pipeline started.
+  /// The job's cancellation flag, set on every request built from this
+  /// context (`make_stage_request`). Null in the pipeline's shared context;
+  /// each coordinator hands its stage actors a copy holding its job's flag.
+  cancellation_ptr cancel;
+  /// Worker nodes at hand when the pool starts (in-process stand-ins, e.g.
+  /// in tests); the pool uses them next to the nodes of `opts.workers`, to
+  /// which it connects itself.
   std::vector<worker_node> workers;
 };
 

@@ -32,6 +32,7 @@ chat_request make_stage_request(const pipeline_context& ctx,
                         ? final_answer_json_schema(spec.profile)
                         : record_json_schema(spec.profile);
   req.label = std::move(label);
+  req.cancel = ctx.cancel;
   return req;
 }
 

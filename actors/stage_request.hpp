@@ -19,7 +19,8 @@ bool wants_json_schema(const job_spec& spec, const llm_client& client);
 /// the prompt as one user message, the job's model and temperature, the
 /// stage's reserved output as `max_tokens` (`reduce_reserved_output` for the
 /// reduce), streaming as configured, the stage's JSON schema when
-/// `wants_json_schema`, and `label` for logs.
+/// `wants_json_schema`, `label` for logs and the job's cancellation flag
+/// (`ctx.cancel`).
 chat_request make_stage_request(const pipeline_context& ctx,
                                 const job_spec& spec, prompt_stage stage,
                                 std::string prompt, std::string label);

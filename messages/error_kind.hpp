@@ -72,6 +72,11 @@ bool from_string(std::string_view name, error_kind& x);
 /// Returns whether an operation that failed with `x` may succeed when retried.
 bool is_transient(error_kind x) noexcept;
 
+/// Returns whether a call that failed with `x` will fail the same way for
+/// every other call of the job (credentials refused, a request or model the
+/// endpoint rejects, no quota left), so that a job stops at the first one.
+bool is_recurring(error_kind x) noexcept;
+
 /// Creates an error of kind `x` carrying `what` as its description.
 caf::error make_error(error_kind x, std::string what);
 

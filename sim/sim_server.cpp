@@ -502,6 +502,12 @@ struct sim_server::impl {
                                      keep_alive);
     }
     auto& creq = *parsed;
+    if (opts.strict_model && !creq.model.empty() && creq.model != opts.model) {
+      update([](sim_stats& s) { ++s.rejected; });
+      co_return co_await reply_error(
+        ch, 404, "The model '" + creq.model + "' does not exist.",
+        "invalid_request_error", "model_not_found", "model", rid, keep_alive);
+    }
     auto ptokens = prompt_tokens(creq);
     if (ptokens > opts.context_window) {
       update([](sim_stats& s) { ++s.rejected; });

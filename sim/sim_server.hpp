@@ -34,6 +34,9 @@ struct sim_options {
   fault_rates faults;
   /// Seed of the fault draw (one draw per chat request, in arrival order).
   uint64_t seed = 1;
+  /// When set, chat requests naming a model other than `model` get a 404
+  /// `model_not_found` (an empty model is accepted).
+  bool strict_model = false;
   /// When set, requests without `Authorization: Bearer <key>` get a 401.
   std::string api_key;
   /// Certificate chain (PEM); together with `tls_key_file` enables HTTPS.

@@ -15,6 +15,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/pipeline_context.hpp"
@@ -29,12 +30,12 @@ using seen_atom = caf::atom_constant<caf::atom("seen")>;
 
 /// A stand-in worker that tells `observer` about every chunk and then either
 /// answers it (`answer`) or keeps it forever.
-caf::behavior fake_worker(caf::event_based_actor* self, caf::actor observer,
-                          bool answer) {
+worker_actor::behavior_type fake_worker(worker_actor::pointer self,
+                                        caf::actor observer, bool answer) {
   return {
     [self, observer, answer](map_atom,
                              map_task& task) -> caf::result<map_outcome> {
-      self->send(observer, seen_atom::value, answer, task.chunk.index);
+      caf::anon_send(observer, seen_atom::value, answer, task.chunk.index);
       if (!answer)
         return self->make_response_promise(); // never delivered
       map_outcome out;
@@ -43,7 +44,7 @@ caf::behavior fake_worker(caf::event_based_actor* self, caf::actor observer,
       out.calls = 1;
       return out;
     },
-    [](map_started_atom, uint32_t) {
+    [](map_drop_atom, uint64_t) {
       // nop
     },
   };

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "llmmr/messages/map_task.hpp"
+
+namespace llmmr {
+
+// The interface a pipeline's mapper pool shares with worker nodes (internal,
+// not part of the public interface).
+
+/// Maps one chunk: `(map_atom, map_task) -> map_outcome`.
+using map_atom = caf::atom_constant<caf::atom("map")>;
+
+/// Coordinator to pool: drop the queued chunks of `(map_drop_atom, job_id)`.
+using map_drop_atom = caf::atom_constant<caf::atom("mapdrop")>;
+
+/// What a worker node (`llmmr worker`) publishes: maps one chunk with the
+/// node's own mappers, client, prompts and calibrator.
+/// `(map_drop_atom, job_id)` from a pipeline drops that job's queued chunks
+/// on the node and cancels its calls in flight.
+using worker_actor
+  = caf::typed_actor<caf::replies_to<map_atom, map_task>::with<map_outcome>,
+                     caf::reacts_to<map_drop_atom, uint64_t>>;
+
+} // namespace llmmr
