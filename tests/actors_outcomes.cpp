@@ -200,8 +200,12 @@ TEST_SUITE("actors") {
     CHECK(f.requests_of("reduce").empty());
     // Every map call was asked again once, with a note, not the same prompt.
     auto maps = f.requests_of("map");
-    REQUIRE(maps.size() % 2 == 0);
-    CHECK(has(scripted_client::prompt_of(maps[1]), "was empty"));
+    // The job stops at its first failed chunk (fail-fast): that chunk was
+    // asked again.
+    bool reasked = false;
+    for (auto& m : maps)
+      reasked = reasked || has(scripted_client::prompt_of(m), "was empty");
+    CHECK(reasked);
   }
 
   TEST_CASE("all map outputs truncated: failure, or partial when allowed") {

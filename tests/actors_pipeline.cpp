@@ -472,7 +472,8 @@ TEST_SUITE("actors") {
       REQUIRE_FALSE(res);
       CHECK(kind_of(res.error()) == error_kind::too_many_failures);
       auto text = describe(res.error());
-      CHECK(text.find("2 of") != std::string::npos);
+      // Fail-fast: the first failure ends the job.
+      CHECK(text.find("failed (allowed fraction") != std::string::npos);
       CHECK(text.find("scripted 503") != std::string::npos);
       CHECK(fx.requests_of("reduce").empty());
     }
