@@ -4,6 +4,7 @@
 // concurrent jobs share the mappers fairly. Also what a worker node serves.
 
 #include "llmmr/actors/mapper_pool.hpp"
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
 
 #include <charconv>
@@ -186,12 +187,12 @@ private:
         + (piece.reasks > 0 ? " (corrective re-ask)" : ""));
     req.cancel = w->cancel;
     ++w->out.calls;
-    gw_.call(std::move(req), [this, w](caf::expected<chat_reply> res) {
+    gw_.call(std::move(req), [this, w](expected<chat_reply> res) {
       on_reply(w, std::move(res));
     });
   }
 
-  void on_reply(const map_work_ptr& w, caf::expected<chat_reply> res) {
+  void on_reply(const map_work_ptr& w, expected<chat_reply> res) {
     auto& piece = w->todo.front();
     if (!res) {
       auto kind = kind_of(res.error());
@@ -365,9 +366,9 @@ private:
   };
 
   static caf::error cancelled(uint64_t job, uint32_t index) {
-    return make_error(error_kind::cancelled,
-                      "job " + std::to_string(job) + " ended before chunk "
-                        + std::to_string(index) + " was mapped");
+    return make_caf_error(error_kind::cancelled,
+                          "job " + std::to_string(job) + " ended before chunk "
+                            + std::to_string(index) + " was mapped");
   }
 
   bool any_alive() const {
@@ -710,16 +711,16 @@ spawn_mapper_pool(caf::actor_system& sys,
   return sys.spawn<mapper_pool>(std::move(ctx));
 }
 
-caf::expected<worker_actor>
+expected<worker_actor>
 spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
                      std::shared_ptr<llm_client> client,
                      std::shared_ptr<const tokenizer> tok) {
   if (opts.mappers == 0 || opts.map_window == 0)
-    return make_error(error_kind::config,
-                      "worker: mappers and map_window must be at least 1");
+    return make_caf_error(error_kind::config,
+                          "worker: mappers and map_window must be at least 1");
   if (!client || !tok)
-    return make_error(error_kind::config,
-                      "worker: an llm_client and a tokenizer are required");
+    return make_caf_error(error_kind::config,
+                          "worker: an llm_client and a tokenizer are required");
   auto lib = prompt_library::load(opts.prompts_dir);
   if (!lib)
     return lib.error();

@@ -5,6 +5,7 @@
 // collapse planning) lives in core/.
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
 
 #include <algorithm>
@@ -133,13 +134,13 @@ public:
         publish(true);
       },
       [this](job_cancel_atom) {
-        fail(make_error(error_kind::cancelled, "job " + std::to_string(id_)
-                                                 + " was cancelled"
-                                                 + outstanding_note()));
+        fail(make_caf_error(error_kind::cancelled, "job " + std::to_string(id_)
+                                                     + " was cancelled"
+                                                     + outstanding_note()));
       },
       [this](job_stats_atom) { return stats_; },
       [this](deadline_atom) {
-        fail(make_error(
+        fail(make_caf_error(
           error_kind::deadline,
           "job " + std::to_string(id_) + " missed its deadline of "
             + std::to_string(spec_.deadline_ms) + " ms" + outstanding_note()));
@@ -224,9 +225,9 @@ private:
       fail(std::move(msg.reason));
       return;
     }
-    fail(make_error(error_kind::internal,
-                    "job " + std::to_string(id_)
-                      + ": a stage actor died: " + to_string(msg.reason)));
+    fail(make_caf_error(error_kind::internal,
+                        "job " + std::to_string(id_)
+                          + ": a stage actor died: " + to_string(msg.reason)));
   }
 
   // -- input ------------------------------------------------------------------
@@ -271,16 +272,17 @@ private:
       document_complete_ = true;
       timings_.chunk_us = chunking_started_ ? micros_since(chunk_t0_) : 0;
       if (states_.empty()) {
-        fail(
-          make_error(error_kind::empty_document,
-                     "job " + std::to_string(id_) + ": the document is empty"));
+        fail(make_caf_error(error_kind::empty_document,
+                            "job " + std::to_string(id_)
+                              + ": the document is empty"));
         return;
       }
       if (!has_text_) {
-        fail(make_error(error_kind::empty_document,
-                        "job " + std::to_string(id_)
-                          + ": the document holds nothing but white space ("
-                          + std::to_string(stats_.bytes_received) + " bytes)"));
+        fail(make_caf_error(error_kind::empty_document,
+                            "job " + std::to_string(id_)
+                              + ": the document holds nothing but white space ("
+                              + std::to_string(stats_.bytes_received)
+                              + " bytes)"));
         return;
       }
       if (fail_fast())
@@ -425,11 +427,11 @@ private:
       return false;
     const auto& last = failures_.back();
     if (is_recurring(last.kind) || no_mapper) {
-      fail(make_error(last.kind,
-                      "job " + std::to_string(id_) + " stopped at chunk "
-                        + std::to_string(last.index)
-                        + ", whose error every other call would get too: "
-                        + last.reason));
+      fail(make_caf_error(last.kind,
+                          "job " + std::to_string(id_) + " stopped at chunk "
+                            + std::to_string(last.index)
+                            + ", whose error every other call would get too: "
+                            + last.reason));
       return true;
     }
     if (!document_complete_ && spec_.max_failed_fraction > 0)
@@ -461,7 +463,7 @@ private:
     auto kind = std::all_of(sorted.begin(), sorted.end(), unusable)
                   ? sorted.front().kind
                   : error_kind::too_many_failures;
-    fail(make_error(
+    fail(make_caf_error(
       kind,
       std::to_string(sorted.size()) + " of " + std::to_string(total) + " chunks"
         + (document_complete_ ? "" : " so far") + " failed (allowed fraction "
@@ -576,11 +578,11 @@ private:
           manager_call();
         },
         [this](caf::error& err) {
-          fail(make_error(request_error_kind(err),
-                          "job " + std::to_string(id_)
-                            + ": the chain runner did not hand over its "
-                              "notes: "
-                            + describe(err)));
+          fail(make_caf_error(request_error_kind(err),
+                              "job " + std::to_string(id_)
+                                + ": the chain runner did not hand over its "
+                                  "notes: "
+                                + describe(err)));
         });
   }
 
@@ -631,11 +633,11 @@ private:
           final_call("direct", std::move(*prompt));
         },
         [this](caf::error& err) {
-          fail(make_error(request_error_kind(err),
-                          "job " + std::to_string(id_)
-                            + ": the direct runner did not hand over the "
-                              "document: "
-                            + describe(err)));
+          fail(make_caf_error(request_error_kind(err),
+                              "job " + std::to_string(id_)
+                                + ": the direct runner did not hand over the "
+                                  "document: "
+                                + describe(err)));
         });
   }
 
@@ -666,10 +668,11 @@ private:
                 }
               }
               if (err == caf::sec::request_timeout)
-                fail(make_error(error_kind::timeout,
-                                "job " + std::to_string(id_) + ": the " + stage
-                                  + " call did not answer within "
-                                  + std::to_string(timeout.count()) + " ms"));
+                fail(make_caf_error(error_kind::timeout,
+                                    "job " + std::to_string(id_) + ": the "
+                                      + stage + " call did not answer within "
+                                      + std::to_string(timeout.count())
+                                      + " ms"));
               else
                 fail(std::move(err));
             });
@@ -697,10 +700,11 @@ private:
       .then([this](collapse_result& res) { on_collapsed(std::move(res)); },
             [this, timeout](caf::error& err) {
               if (err == caf::sec::request_timeout)
-                fail(make_error(error_kind::timeout,
-                                "job " + std::to_string(id_)
-                                  + ": the collapser did not answer within "
-                                  + std::to_string(timeout.count()) + " ms"));
+                fail(make_caf_error(error_kind::timeout,
+                                    "job " + std::to_string(id_)
+                                      + ": the collapser did not answer within "
+                                      + std::to_string(timeout.count())
+                                      + " ms"));
               else
                 fail(std::move(err));
             });
@@ -745,10 +749,11 @@ private:
                   && recollapse(describe(err)))
                 return;
               if (err == caf::sec::request_timeout)
-                fail(make_error(error_kind::timeout,
-                                "job " + std::to_string(id_)
-                                  + ": the reducer did not answer within "
-                                  + std::to_string(timeout.count()) + " ms"));
+                fail(make_caf_error(error_kind::timeout,
+                                    "job " + std::to_string(id_)
+                                      + ": the reducer did not answer within "
+                                      + std::to_string(timeout.count())
+                                      + " ms"));
               else
                 fail(std::move(err));
             });
@@ -1051,9 +1056,9 @@ public:
           auto jid = id;
           complete(
             jid,
-            make_error(error_kind::internal,
-                       "job " + std::to_string(jid)
-                         + ": its coordinator died: " + to_string(dm.reason)),
+            make_caf_error(error_kind::internal, "job " + std::to_string(jid)
+                                                   + ": its coordinator died: "
+                                                   + to_string(dm.reason)),
             job_stats{});
           return;
         }
@@ -1142,9 +1147,9 @@ public:
     // Promises are not broken automatically: tell every awaiter.
     for (auto& kv : running_)
       for (auto& rp : kv.second.awaiting)
-        rp.deliver(
-          make_error(error_kind::cancelled, "job " + std::to_string(kv.first)
-                                              + ": the pipeline stopped"));
+        rp.deliver(make_caf_error(error_kind::cancelled,
+                                  "job " + std::to_string(kv.first)
+                                    + ": the pipeline stopped"));
     running_.clear();
   }
 
@@ -1155,12 +1160,13 @@ private:
   };
 
   struct finished_job {
-    caf::expected<job_result> result;
+    expected<job_result> result;
     job_stats stats;
   };
 
   caf::error unknown(uint64_t id) const {
-    return make_error(error_kind::usage, "unknown job " + std::to_string(id));
+    return make_caf_error(error_kind::usage,
+                          "unknown job " + std::to_string(id));
   }
 
   caf::actor coordinator(uint64_t id) const {
@@ -1168,17 +1174,17 @@ private:
     return i != running_.end() ? i->second.coordinator : caf::actor{};
   }
 
-  caf::expected<uint64_t> start(job_spec spec) {
+  expected<uint64_t> start(job_spec spec) {
     auto active = running_.size() - waiting_.size();
     if (active >= ctx_->opts.max_jobs
         && waiting_.size() >= ctx_->opts.max_queued_jobs)
-      return make_error(
+      return make_caf_error(
         error_kind::usage,
         "the pipeline runs " + std::to_string(active) + " jobs (max_jobs) and "
           + std::to_string(waiting_.size()) + " more wait (max_queued_jobs)");
     if (ascii::trim(spec.question).empty())
-      return make_error(error_kind::input,
-                        "the question is blank: ask something");
+      return make_caf_error(error_kind::input,
+                            "the question is blank: ask something");
     auto budget = compute_budget(spec, *ctx_->prompts, *ctx_->tok);
     if (!budget)
       return budget.error();
@@ -1211,7 +1217,7 @@ private:
     }
   }
 
-  void complete(uint64_t id, caf::expected<job_result> res, job_stats st) {
+  void complete(uint64_t id, expected<job_result> res, job_stats st) {
     auto i = running_.find(id);
     if (i == running_.end())
       return;
@@ -1255,24 +1261,26 @@ void pipeline_handle::stop() const {
     caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
 }
 
-caf::expected<pipeline_handle>
-spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
-               std::shared_ptr<llm_client> client,
-               std::shared_ptr<const tokenizer> tok) {
+expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
+                                         pipeline_options opts,
+                                         std::shared_ptr<llm_client> client,
+                                         std::shared_ptr<const tokenizer> tok) {
   if ((opts.mappers == 0 && opts.workers.empty()) || opts.map_window == 0
       || opts.chunk_window == 0 || opts.max_jobs == 0
       || (!opts.workers.empty() && opts.worker_window == 0))
-    return make_error(error_kind::config,
-                      "pipeline: mappers (unless there are workers), "
-                      "map_window, chunk_window, max_jobs and worker_window "
-                      "must be at least 1");
+    return make_caf_error(
+      error_kind::config,
+      "pipeline: mappers (unless there are workers), "
+      "map_window, chunk_window, max_jobs and worker_window "
+      "must be at least 1");
   if (!client || !tok)
-    return make_error(error_kind::config,
-                      "pipeline: an llm_client and a tokenizer are required");
+    return make_caf_error(
+      error_kind::config,
+      "pipeline: an llm_client and a tokenizer are required");
   if (!opts.workers.empty() && !sys.has_middleman())
-    return make_error(error_kind::config,
-                      "pipeline: worker nodes need the CAF middleman (load "
-                      "caf::io::middleman in the actor system's config)");
+    return make_caf_error(error_kind::config,
+                          "pipeline: worker nodes need the CAF middleman (load "
+                          "caf::io::middleman in the actor system's config)");
   auto lib = prompt_library::load(opts.prompts_dir);
   if (!lib)
     return lib.error();
@@ -1288,19 +1296,19 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
   return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
 }
 
-caf::expected<job_result> run_job(caf::actor_system& sys,
-                                  const pipeline_handle& pipeline,
-                                  job_spec spec, std::string document,
-                                  std::chrono::milliseconds timeout) {
+expected<job_result> run_job(caf::actor_system& sys,
+                             const pipeline_handle& pipeline, job_spec spec,
+                             std::string document,
+                             std::chrono::milliseconds timeout) {
   caf::scoped_actor self{sys};
-  caf::expected<job_result> out{
-    make_error(error_kind::internal, "run_job: no answer")};
+  expected<job_result> out{
+    make_caf_error(error_kind::internal, "run_job: no answer")};
   uint64_t id = 0;
   auto on_error = [&](caf::error& err) {
     if (err == caf::sec::request_timeout)
-      out = make_error(error_kind::timeout,
-                       "job " + std::to_string(id) + " took longer than "
-                         + std::to_string(timeout.count()) + " ms");
+      out = make_caf_error(error_kind::timeout,
+                           "job " + std::to_string(id) + " took longer than "
+                             + std::to_string(timeout.count()) + " ms");
     else
       out = std::move(err);
   };

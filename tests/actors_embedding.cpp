@@ -27,13 +27,13 @@
 #include <caf/send.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/budget.hpp"
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/sim/sim_server.hpp"
 
 #include "test_support.hpp"
