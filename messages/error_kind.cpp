@@ -18,6 +18,18 @@ bool is_transient(error_kind x) noexcept {
   }
 }
 
+bool is_recurring(error_kind x) noexcept {
+  switch (x) {
+  case error_kind::auth:
+  case error_kind::quota:
+  case error_kind::bad_request:
+  case error_kind::tls:
+    return true;
+  default:
+    return false;
+  }
+}
+
 caf::error make_error(error_kind x, std::string what) {
   return caf::error{x, std::move(what)};
 }

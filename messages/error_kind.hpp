@@ -72,6 +72,14 @@ bool from_string(std::string_view name, error_kind& x);
 /// Returns whether an operation that failed with `x` may succeed when retried.
 bool is_transient(error_kind x) noexcept;
 
+/// Returns whether a call that failed with `x` will fail the same way for
+/// every further request to the same endpoint, whatever its prompt: bad
+/// credentials or permissions (`auth`, HTTP 401/403), no quota left
+/// (`quota`), a request the server rejects as malformed or naming an unknown
+/// model (`bad_request`, HTTP 400/404 `model_not_found`) and TLS failures. A
+/// job can end at the first such error instead of sending every chunk.
+bool is_recurring(error_kind x) noexcept;
+
 /// Creates an error of kind `x` carrying `what` as its description.
 caf::error make_error(error_kind x, std::string what);
 

@@ -215,4 +215,15 @@ TEST_SUITE("messages") {
     CHECK_FALSE(is_transient(error_kind::quota));
     CHECK_FALSE(is_transient(error_kind::context_length_exceeded));
   }
+
+  TEST_CASE("errors that recur for every request are told apart") {
+    for (auto k : {error_kind::auth, error_kind::quota, error_kind::bad_request,
+                   error_kind::tls})
+      CHECK(is_recurring(k));
+    for (auto k : {error_kind::unreachable, error_kind::server_error,
+                   error_kind::timeout, error_kind::rate_limited,
+                   error_kind::context_length_exceeded, error_kind::truncated,
+                   error_kind::cancelled})
+      CHECK_FALSE(is_recurring(k));
+  }
 }
