@@ -435,6 +435,19 @@ const std::vector<field<settings>>& global_fields() {
       {"full", "none"},
       "\"full\": each backoff is drawn uniformly from 0 to its exponential "
       "value; \"none\": the exponential value itself."));
+    v.push_back(uint_field<S>(
+      "retry.breaker_threshold",
+      [](S & s) -> auto& { return s.retry.breaker_threshold; }, 0,
+      "Consecutive refused or 5xx attempts that open the circuit breaker; 0 "
+      "disables it."));
+    v.push_back(uint_field<S>(
+      "retry.probe_interval_ms",
+      [](S & s) -> auto& { return s.retry.probe_interval_ms; }, 1,
+      "Wait between two probes while the circuit is open."));
+    v.push_back(uint_field<S>(
+      "retry.outage_limit_ms",
+      [](S & s) -> auto& { return s.retry.outage_limit_ms; }, 1,
+      "How long calls are held while the endpoint is down before they fail."));
     // routing
     v.push_back(uint_field<S>(
       "routing.bench_after_failures",

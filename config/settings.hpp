@@ -88,6 +88,13 @@ struct retry_settings {
   uint64_t max_total_ms = 120000;
   /// Jitter applied to the exponential backoff: "full" or "none".
   std::string jitter = "full";
+  /// Consecutive refused/5xx attempts that open the circuit breaker; 0
+  /// disables it.
+  uint32_t breaker_threshold = 5;
+  /// Wait between two probes while the circuit is open.
+  uint64_t probe_interval_ms = 1000;
+  /// How long calls are held while the endpoint is down before they fail.
+  uint64_t outage_limit_ms = 60000;
 
   friend bool operator==(const retry_settings&, const retry_settings&)
     = default;

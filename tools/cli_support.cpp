@@ -240,6 +240,9 @@ caf::expected<backend_options> to_backend_options(const settings& s) {
   out.retry.initial_backoff = ms(s.retry.initial_backoff_ms);
   out.retry.max_backoff = ms(s.retry.max_backoff_ms);
   out.retry.max_total = ms(s.retry.max_total_ms);
+  out.retry.breaker_threshold = s.retry.breaker_threshold;
+  out.retry.probe_interval = ms(s.retry.probe_interval_ms);
+  out.retry.outage_limit = ms(s.retry.outage_limit_ms);
   if (s.retry.jitter == "full")
     out.retry.jitter = jitter_mode::full;
   else if (s.retry.jitter == "none")
