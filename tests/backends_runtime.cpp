@@ -520,6 +520,40 @@ TEST_SUITE("backends") {
     rt->stop();
   }
 
+  TEST_CASE("recurring: 401 and 404 end as kinds a job can stop on") {
+    auto opts = quiet_sim();
+    opts.api_key = "right-key";
+    auto srv = start_sim(opts);
+    auto rt = io_runtime::make();
+    retry_options retry;
+    retry.initial_backoff = 1ms;
+    struct row {
+      std::string path;
+      std::string key;
+      error_kind kind;
+    };
+    for (const auto& x :
+         {row{"/v1", "wrong-key", error_kind::auth},
+          row{"/no/such/v1", "right-key", error_kind::bad_request}}) {
+      CAPTURE(x.path);
+      auto eopts = endpoint_at(srv->port());
+      eopts.url = "http://127.0.0.1:" + std::to_string(srv->port()) + x.path;
+      eopts.api_key = x.key;
+      auto requests = srv->stats().requests;
+      auto client = make_client(rt, {eopts}, quick(), retry, routing_options{});
+      REQUIRE(client);
+      outcomes out{1};
+      (*client)->chat(ask("hello"), out.handler());
+      REQUIRE(out.wait(30s));
+      REQUIRE(!out.results.front());
+      auto kind = kind_of(out.results.front().error());
+      CHECK_EQ(kind, x.kind);
+      CHECK(is_recurring(kind));
+      CHECK_EQ(srv->stats().requests, requests + 1); // never retried
+    }
+    rt->stop();
+  }
+
   TEST_CASE("breaker: calls are held while the endpoint is down, then resume") {
     manual_timers timers;
     std::atomic<bool> up{false};
