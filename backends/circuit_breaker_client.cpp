@@ -251,7 +251,7 @@ struct circuit_breaker_client::state
     auto self = shared_from_this();
     auto e = epoch;
     auto delay
-      = std::chrono::duration_cast<milliseconds>(next_probe_at - clock());
+      = std::chrono::ceil<milliseconds>(next_probe_at - clock()); // never early
     if (delay < milliseconds{0})
       delay = milliseconds{0};
     timers.emplace_back(delay, [self, e] { self->probe_due(e); });
@@ -259,12 +259,16 @@ struct circuit_breaker_client::state
 
   void probe_due(uint64_t e) {
     breaker_call_ptr c;
+    std::vector<breaker_call_ptr> dropped;
     {
       std::lock_guard guard{mtx};
       if (e != epoch || !open || probing || closing || held.empty())
         return;
       if (clock() < next_probe_at) {
-        schedule_probe_locked();
+        // Timers only run early when the scheduler shuts down: the held
+        // calls end as cancelled.
+        dropped.assign(held.begin(), held.end());
+        held.clear();
       } else {
         c = held.front();
         held.pop_front();
@@ -274,6 +278,14 @@ struct circuit_breaker_client::state
       }
     }
     flush_timers();
+    for (auto& x : dropped) {
+      attempt_info info;
+      info.reason = "cancelled";
+      finish(x,
+             make_error(error_kind::cancelled,
+                        "the client was shut down while the endpoint was down"),
+             std::move(info));
+    }
     if (c)
       send(c, true);
   }
@@ -285,14 +297,25 @@ struct circuit_breaker_client::state
       std::lock_guard guard{mtx};
       if (e != epoch || !open || closing)
         return;
-      given_up = true;
-      err = outage_error_locked();
       failed.assign(held.begin(), held.end());
       held.clear();
-      failed_by_outage += failed.size();
-      if (!failed.empty())
-        logger()->error("llmmr: {}; failing {} held calls", describe(err.first),
-                        failed.size());
+      if (clock() - opened_at < opts.outage_limit) {
+        // Run early: the scheduler is shutting down. The held calls end as
+        // cancelled, not as an outage.
+        attempt_info info;
+        info.reason = "cancelled";
+        err = {make_error(error_kind::cancelled,
+                          "the client was shut down while the endpoint was "
+                          "down"),
+               std::move(info)};
+      } else {
+        given_up = true;
+        err = outage_error_locked();
+        failed_by_outage += failed.size();
+        if (!failed.empty())
+          logger()->error("llmmr: {}; failing {} held calls",
+                          describe(err.first), failed.size());
+      }
     }
     for (auto& c : failed)
       finish(c, err.first, err.second);

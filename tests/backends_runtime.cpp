@@ -645,6 +645,34 @@ TEST_SUITE("backends") {
     }
   }
 
+  TEST_CASE("breaker: stopping the runtime ends held calls as cancelled") {
+    uint16_t port = 0;
+    {
+      auto srv = start_sim(quiet_sim());
+      port = srv->port();
+    }
+    auto rt = io_runtime::make();
+    retry_options retry;
+    retry.initial_backoff = 1ms;
+    retry.breaker_threshold = 2;
+    retry.probe_interval = 60000ms;
+    retry.outage_limit = 600000ms;
+    auto client
+      = make_client(rt, {endpoint_at(port)}, quick(), retry, routing_options{});
+    REQUIRE(client);
+    outcomes out{10};
+    for (int i = 0; i < 10; ++i)
+      (*client)->chat(ask("hello"), out.handler());
+    std::this_thread::sleep_for(200ms); // the circuit opens, calls are held
+    rt->stop();
+    REQUIRE(out.wait(20s));
+    for (auto& r : out.results) {
+      REQUIRE(!r);
+      CHECK_EQ(kind_of(r.error()), error_kind::cancelled);
+    }
+    client->reset();
+  }
+
   TEST_CASE("breaker: a simulator stopped and restarted on its port") {
     auto first = start_sim(quiet_sim());
     auto port = first->port();
