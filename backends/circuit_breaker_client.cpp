@@ -78,7 +78,7 @@ struct circuit_breaker_client::state
 
   // -- delivery ---------------------------------------------------------------
 
-  void finish(const breaker_call_ptr& c, caf::expected<chat_reply> res,
+  void finish(const breaker_call_ptr& c, expected<chat_reply> res,
               attempt_info info) {
     if (c->finished.exchange(true))
       return;
@@ -90,7 +90,7 @@ struct circuit_breaker_client::state
   }
 
   /// The one error of an outage past its limit; caller holds mtx.
-  std::pair<caf::error, attempt_info> outage_error_locked() const {
+  std::pair<error, attempt_info> outage_error_locked() const {
     auto secs
       = std::chrono::duration_cast<milliseconds>(clock() - opened_at).count()
         / 1000.0;
@@ -138,14 +138,14 @@ struct circuit_breaker_client::state
     auto self = shared_from_this();
     in->try_chat(
       c->req,
-      [self, c, probe](caf::expected<chat_reply> res, attempt_info info) {
+      [self, c, probe](expected<chat_reply> res, attempt_info info) {
         self->on_attempt(c, probe, std::move(res), std::move(info));
       },
       c->on_delta);
   }
 
   void on_attempt(const breaker_call_ptr& c, bool probe,
-                  caf::expected<chat_reply> res, attempt_info info) {
+                  expected<chat_reply> res, attempt_info info) {
     auto kind = res ? error_kind::none : kind_of(res.error());
     if (kind == error_kind::cancelled) {
       // Says nothing about the endpoint.
@@ -173,7 +173,7 @@ struct circuit_breaker_client::state
       down = !res && (is_outage(kind) || (open && kind == error_kind::timeout));
     }
     std::vector<breaker_call_ptr> release;
-    std::optional<std::pair<caf::error, attempt_info>> fail_probe;
+    std::optional<std::pair<error, attempt_info>> fail_probe;
     bool hold_again = false;
     {
       std::lock_guard guard{mtx};
@@ -292,7 +292,7 @@ struct circuit_breaker_client::state
 
   void outage_reached(uint64_t e) {
     std::vector<breaker_call_ptr> failed;
-    std::pair<caf::error, attempt_info> err;
+    std::pair<error, attempt_info> err;
     {
       std::lock_guard guard{mtx};
       if (e != epoch || !open || closing)
@@ -340,7 +340,7 @@ struct circuit_breaker_client::state
   void submit(breaker_call_ptr c) {
     std::vector<breaker_call_ptr> out; // calls to send now
     bool as_probe = false;
-    std::optional<std::pair<caf::error, attempt_info>> fail;
+    std::optional<std::pair<error, attempt_info>> fail;
     {
       std::lock_guard guard{mtx};
       bool probe_due = open && !probing && clock() >= next_probe_at;

@@ -9,7 +9,7 @@
 
 namespace llmmr {
 
-caf::expected<std::shared_ptr<llm_client>>
+expected<std::shared_ptr<llm_client>>
 make_client(io_runtime_ptr runtime,
             const std::vector<endpoint_options>& endpoints,
             const client_timeouts& timeouts, const retry_options& retry,
@@ -56,7 +56,7 @@ make_client(io_runtime_ptr runtime,
     std::move(inner), retry, std::move(wait))};
 }
 
-caf::expected<std::shared_ptr<llm_client>>
+expected<std::shared_ptr<llm_client>>
 make_client(const std::vector<endpoint_options>& endpoints,
             const client_timeouts& timeouts, const retry_options& retry,
             const routing_options& routing,

@@ -124,7 +124,7 @@ void endpoint_pool::try_chat(chat_request req, attempt_handler done,
   }
   client->try_chat(
     std::move(req),
-    [st = st_, index, done = std::move(done)](caf::expected<chat_reply> res,
+    [st = st_, index, done = std::move(done)](expected<chat_reply> res,
                                               attempt_info info) {
       bool transient = !res && info.retryable;
       st->report(index, static_cast<bool>(res), transient);

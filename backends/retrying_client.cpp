@@ -34,7 +34,7 @@ struct retrying_client::state : std::enable_shared_from_this<state> {
   std::atomic<bool> closing{false};
 
   /// Delivers the outcome of `c` unless it was delivered already.
-  void finish(const std::shared_ptr<call>& c, caf::expected<chat_reply> res,
+  void finish(const std::shared_ptr<call>& c, expected<chat_reply> res,
               attempt_info info) {
     if (c->finished.exchange(true))
       return;
@@ -85,13 +85,13 @@ struct retrying_client::state : std::enable_shared_from_this<state> {
     auto self = shared_from_this();
     in->try_chat(
       std::move(req),
-      [self, c](caf::expected<chat_reply> res, attempt_info info) {
+      [self, c](expected<chat_reply> res, attempt_info info) {
         self->on_attempt(c, std::move(res), std::move(info));
       },
       c->on_delta);
   }
 
-  void on_attempt(const std::shared_ptr<call>& c, caf::expected<chat_reply> res,
+  void on_attempt(const std::shared_ptr<call>& c, expected<chat_reply> res,
                   attempt_info info) {
     if (res || closing || c->finished) {
       if (res)

@@ -82,7 +82,7 @@ scripted_client::~scripted_client() {
       c.req.cancel->remove(c.cancel_id);
 }
 
-void scripted_client::finish(call c, caf::expected<chat_reply> res) {
+void scripted_client::finish(call c, expected<chat_reply> res) {
   if (c.cancel_id != 0 && c.req.cancel)
     c.req.cancel->remove(c.cancel_id);
   {
@@ -106,9 +106,9 @@ void scripted_client::run(call c) {
     std::lock_guard<std::mutex> guard{mtx_};
     fn = script_;
   }
-  caf::expected<chat_reply> res
+  expected<chat_reply> res
     = fn ? fn(c.req)
-         : caf::expected<chat_reply>{
+         : expected<chat_reply>{
            make_error(error_kind::internal, "scripted_client has no script")};
   if (res && res->usage.prompt_tokens == 0
       && res->usage.completion_tokens == 0) {

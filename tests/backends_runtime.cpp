@@ -91,7 +91,7 @@ int thread_count() {
 /// Collects the outcomes of many calls and counts handler invocations.
 struct outcomes {
   std::mutex mtx;
-  std::vector<caf::expected<chat_reply>> results;
+  std::vector<llmmr::expected<chat_reply>> results;
   std::set<std::thread::id> threads;
   std::atomic<size_t> invocations{0};
   std::promise<void> all;
@@ -100,7 +100,7 @@ struct outcomes {
   explicit outcomes(size_t n) : expected(n) {}
 
   reply_handler handler() {
-    return [this](caf::expected<chat_reply> r) {
+    return [this](llmmr::expected<chat_reply> r) {
       ++invocations;
       std::lock_guard guard{mtx};
       threads.insert(std::this_thread::get_id());
@@ -378,7 +378,7 @@ TEST_SUITE("backends") {
   }
 
   TEST_CASE("cancel: scripted_client drops a deferred call") {
-    scripted_client sc{[](const chat_request&) -> caf::expected<chat_reply> {
+    scripted_client sc{[](const chat_request&) -> llmmr::expected<chat_reply> {
                          return scripted_client::reply("ok");
                        },
                        scripted_client::mode::deferred};
@@ -387,7 +387,7 @@ TEST_SUITE("backends") {
     auto flag = req.cancel;
     int n = 0;
     error_kind kind = error_kind::none;
-    sc.chat(std::move(req), [&](caf::expected<chat_reply> r) {
+    sc.chat(std::move(req), [&](llmmr::expected<chat_reply> r) {
       ++n;
       kind = r ? error_kind::none : kind_of(r.error());
     });
@@ -559,7 +559,7 @@ TEST_SUITE("backends") {
     std::atomic<bool> up{false};
     std::atomic<int> sent{0};
     auto inner = std::make_shared<scripted_client>(
-      [&](const chat_request&) -> caf::expected<chat_reply> {
+      [&](const chat_request&) -> llmmr::expected<chat_reply> {
         ++sent;
         if (!up)
           return make_error(error_kind::unreachable, "connection refused");
@@ -570,9 +570,9 @@ TEST_SUITE("backends") {
     opts.probe_interval = 1000ms;
     opts.outage_limit = 60000ms;
     circuit_breaker_client breaker{inner, opts, timers.fn(), timers.clock()};
-    std::vector<caf::expected<chat_reply>> results;
+    std::vector<llmmr::expected<chat_reply>> results;
     auto collect
-      = [&](caf::expected<chat_reply> r) { results.push_back(std::move(r)); };
+      = [&](llmmr::expected<chat_reply> r) { results.push_back(std::move(r)); };
     // Three failures in a row open the circuit; each is reported.
     for (int i = 0; i < 3; ++i)
       breaker.chat(ask("a"), collect);
@@ -607,7 +607,7 @@ TEST_SUITE("backends") {
       manual_timers timers;
       std::atomic<int> sent{0};
       auto inner = std::make_shared<scripted_client>(
-        [&](const chat_request&) -> caf::expected<chat_reply> {
+        [&](const chat_request&) -> llmmr::expected<chat_reply> {
           ++sent;
           return make_error(error_kind::server_error, "HTTP 503");
         });
@@ -616,9 +616,10 @@ TEST_SUITE("backends") {
       opts.probe_interval = 1000ms;
       opts.outage_limit = 10000ms;
       circuit_breaker_client breaker{inner, opts, timers.fn(), timers.clock()};
-      std::vector<caf::expected<chat_reply>> results;
-      auto collect
-        = [&](caf::expected<chat_reply> r) { results.push_back(std::move(r)); };
+      std::vector<llmmr::expected<chat_reply>> results;
+      auto collect = [&](llmmr::expected<chat_reply> r) {
+        results.push_back(std::move(r));
+      };
       for (int i = 0; i < 3; ++i)
         breaker.chat(ask("a"), collect);
       for (size_t i = 0; i < held; ++i)

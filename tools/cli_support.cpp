@@ -44,7 +44,7 @@ std::chrono::milliseconds ms(uint64_t x) {
   return std::chrono::milliseconds{static_cast<int64_t>(x)};
 }
 
-caf::error with_endpoint(const caf::error& err, const std::string& url) {
+error with_endpoint(const error& err, const std::string& url) {
   auto text = describe(err);
   // describe() reads "kind: text"; keep only the text.
   if (auto pos = text.find(": "); pos != std::string::npos)
@@ -211,7 +211,7 @@ private:
 
 // -- settings mapping ---------------------------------------------------------
 
-caf::expected<backend_options> to_backend_options(const settings& s) {
+expected<backend_options> to_backend_options(const settings& s) {
   backend_options out;
   for (size_t i = 0; i < s.endpoints.size(); ++i) {
     const auto& ep = s.endpoints[i];
@@ -284,8 +284,8 @@ std::optional<uint64_t> discover_slots(http_client& client) {
 
 /// Asks `/v1/models` until the server stops answering `503` (llama.cpp says
 /// "Loading model" while it starts), for at most `limit_ms`.
-caf::expected<raw_response> wait_until_loaded(http_client& client,
-                                              uint64_t limit_ms) {
+expected<raw_response> wait_until_loaded(http_client& client,
+                                         uint64_t limit_ms) {
   auto deadline
     = std::chrono::steady_clock::now() + std::chrono::milliseconds{limit_ms};
   for (;;) {
@@ -299,7 +299,7 @@ caf::expected<raw_response> wait_until_loaded(http_client& client,
 
 } // namespace
 
-caf::expected<backend> connect_backend(const settings& s) {
+expected<backend> connect_backend(const settings& s) {
   auto opts = to_backend_options(s);
   if (!opts)
     return std::move(opts.error());
@@ -424,9 +424,9 @@ std::string fit_budget(job_spec& spec, uint32_t context_window) {
   return note;
 }
 
-caf::error
-add_set_overrides(const parsed_args& args,
-                  std::vector<std::pair<std::string, std::string>>& overrides) {
+error add_set_overrides(
+  const parsed_args& args,
+  std::vector<std::pair<std::string, std::string>>& overrides) {
   for (const auto& kv : args.all("set")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -437,7 +437,7 @@ add_set_overrides(const parsed_args& args,
   return {};
 }
 
-caf::expected<settings_sources>
+expected<settings_sources>
 settings_sources_from(const parsed_args& args,
                       std::span<const flag_key> flags) {
   settings_sources src;
@@ -451,7 +451,7 @@ settings_sources_from(const parsed_args& args,
   return src;
 }
 
-caf::error configure_logging(const settings& s) {
+error configure_logging(const settings& s) {
   try {
     if (!s.log.file.empty()) {
       set_log_sinks(
@@ -476,13 +476,12 @@ progress_mode default_progress_mode() {
 }
 
 document_source text_source(std::string_view text, size_t piece) {
-  return
-    [text, piece](const std::function<caf::error(std::string_view)>& consume) {
-      for (size_t pos = 0; pos < text.size(); pos += piece)
-        if (auto err = consume(text.substr(pos, piece)))
-          return err;
-      return caf::error{};
-    };
+  return [text, piece](const std::function<error(std::string_view)>& consume) {
+    for (size_t pos = 0; pos < text.size(); pos += piece)
+      if (auto err = consume(text.substr(pos, piece)))
+        return err;
+    return error{};
+  };
 }
 
 job_outcome run_streamed_job(caf::actor_system& sys,
@@ -492,8 +491,8 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   job_outcome out;
   auto t0 = clock_type::now();
   caf::scoped_actor self{sys};
-  caf::error err;
-  auto keep_error = [&err](caf::error& x) { err = std::move(x); };
+  error err;
+  auto keep_error = [&err](error& x) { err = std::move(x); };
   self
     ->request(pipeline.actor, caf::infinite, job_start_atom::value,
               std::move(spec))
@@ -510,10 +509,10 @@ job_outcome run_streamed_job(caf::actor_system& sys,
     .receive([](bool) {}, keep_error);
   // Feed the document, one acknowledged piece at a time.
   bool job_refused = false;
-  caf::error source_err;
+  error source_err;
   if (!err) {
-    source_err = source([&](std::string_view piece) -> caf::error {
-      caf::error piece_err;
+    source_err = source([&](std::string_view piece) -> error {
+      error piece_err;
       self
         ->request(pipeline.actor, caf::infinite, job_piece_atom::value, id,
                   std::string{piece})
@@ -521,7 +520,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
           [&](uint64_t bytes) {
             self->send(printer, progress_bytes_atom::value, bytes);
           },
-          [&](caf::error& x) { piece_err = std::move(x); });
+          [&](error& x) { piece_err = std::move(x); });
       if (piece_err)
         job_refused = true;
       return piece_err;
@@ -535,25 +534,25 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   if (!err && !job_refused)
     self->request(pipeline.actor, caf::infinite, job_end_atom::value, id)
       .receive([](uint32_t) {},
-               [](caf::error&) {
+               [](error&) {
                  // The job's own error arrives with its result.
                });
   // The result (or the job's error, also when a piece was refused).
   self->request(pipeline.actor, caf::infinite, job_result_atom::value, id)
     .receive([&](job_result& res) { out.result = std::move(res); },
-             [&](caf::error& x) { out.result = std::move(x); });
+             [&](error& x) { out.result = std::move(x); });
   if (err)
     out.result = std::move(err);
   out.wall_us = micros_since(t0);
   self->request(printer, caf::infinite, progress_done_atom::value)
     .receive([&](progress_event& ev) { out.last = std::move(ev); },
-             [](caf::error&) {});
+             [](error&) {});
   return out;
 }
 
 // -- results ------------------------------------------------------------------
 
-int exit_code_for(const caf::error& err) {
+int exit_code_for(const error& err) {
   switch (kind_of(err)) {
   case error_kind::none:
     return exit_ok;
