@@ -46,7 +46,7 @@ std::string endpoint_url::to_string() const {
   return result;
 }
 
-caf::expected<endpoint_url> parse_endpoint_url(std::string_view url) {
+expected<endpoint_url> parse_endpoint_url(std::string_view url) {
   auto fail = [&](std::string_view why) {
     // The URL is quoted only up to its authority part: a path or query might
     // carry secrets.

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "llmmr/config/settings_schema.hpp"
 #include "llmmr/core/ascii.hpp"
+#include "settings_schema.hpp"
 
 extern char** environ;
 

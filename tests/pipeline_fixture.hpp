@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/backends/scripted_client.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
@@ -91,24 +92,24 @@ struct pipeline_fixture : deterministic_system {
 
   /// Reads the answer of `rh` (which must have arrived).
   template <class T, class Handle>
-  caf::expected<T> read(Handle& rh) {
+  llmmr::expected<T> read(Handle& rh) {
     REQUIRE(has_reply());
-    caf::expected<T> out{make_error(error_kind::internal, "no answer")};
+    llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
     rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = std::move(err); });
+               [&](caf::error& err) { out = from_caf(err); });
     return out;
   }
 
   /// Sends a request, runs everything and returns the answer.
   template <class T, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
+  llmmr::expected<T> ask(Ts&&... xs) {
     auto rh = request(std::forward<Ts>(xs)...);
     run();
     return read<T>(rh);
   }
 
   /// Runs a whole job and returns its result (or the submission's error).
-  caf::expected<job_result> job(job_spec spec, std::string doc) {
+  llmmr::expected<job_result> job(job_spec spec, std::string doc) {
     if (!pipe.actor)
       start();
     auto id

@@ -26,7 +26,7 @@ std::vector<std::string> parsed_args::all(std::string_view name) const {
   return result;
 }
 
-caf::expected<std::optional<uint64_t>>
+expected<std::optional<uint64_t>>
 parsed_args::get_uint(std::string_view name) const {
   auto str = get(name);
   if (!str)
@@ -42,7 +42,7 @@ parsed_args::get_uint(std::string_view name) const {
   return std::optional<uint64_t>{value};
 }
 
-caf::expected<std::optional<double>>
+expected<std::optional<double>>
 parsed_args::get_double(std::string_view name) const {
   auto str = get(name);
   if (!str)
@@ -57,8 +57,8 @@ parsed_args::get_double(std::string_view name) const {
   return std::optional<double>{value};
 }
 
-caf::expected<parsed_args> parse_args(std::string_view command, arg_list args,
-                                      std::span<const option_spec> specs) {
+expected<parsed_args> parse_args(std::string_view command, arg_list args,
+                                 std::span<const option_spec> specs) {
   parsed_args result;
   auto find = [&](std::string_view name) -> const option_spec* {
     for (const auto& spec : specs)
@@ -122,7 +122,7 @@ void print_usage(std::string_view command, std::string_view synopsis,
                 spec.help.data());
 }
 
-void print_error(std::string_view command, const caf::error& err) {
+void print_error(std::string_view command, const error& err) {
   std::fprintf(stderr, "llmmr %.*s: %s\n", static_cast<int>(command.size()),
                command.data(), describe(err).c_str());
 }

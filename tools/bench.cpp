@@ -22,7 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/budget.hpp"
@@ -32,7 +34,6 @@
 #include "llmmr/core/hf_tokenizer.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/tiktoken.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
 
@@ -130,8 +131,8 @@ std::string mixed_text(size_t bytes) {
 
 /// Chunks `doc` for a qa job with L = 4096 with `tok`; returns seconds and
 /// chunk (map call) count.
-caf::expected<std::pair<double, size_t>> chunk_with(const std::string& doc,
-                                                    const tokenizer& tok) {
+expected<std::pair<double, size_t>> chunk_with(const std::string& doc,
+                                               const tokenizer& tok) {
   job_spec spec;
   spec.question = "Which decision did the committee postpone, and why?";
   auto lib = prompt_library::builtin();
@@ -159,20 +160,21 @@ struct job_figures {
 /// Streams about `tokens` tokens of filler into a new job, piece by piece,
 /// waiting for each acknowledgement (the pipeline's backpressure), and
 /// returns the job's figures. The document never exists in memory whole.
-caf::expected<job_figures> run_streamed_job(caf::actor_system& sys,
-                                            const pipeline_handle& pipeline,
-                                            const tokenizer& tok,
-                                            uint64_t tokens, uint64_t seed) {
+expected<job_figures> run_streamed_job(caf::actor_system& sys,
+                                       const pipeline_handle& pipeline,
+                                       const tokenizer& tok, uint64_t tokens,
+                                       uint64_t seed) {
   using namespace std::chrono_literals;
   caf::scoped_actor self{sys};
   job_spec spec;
   spec.question = "What is the secret passphrase?";
   spec.profile = task_profile::retrieval;
-  caf::error err;
+  error err;
   uint64_t id = 0;
   auto start = clock_type::now();
   self->request(pipeline.actor, 10s, job_start_atom::value, spec)
-    .receive([&](uint64_t x) { id = x; }, [&](caf::error& x) { err = x; });
+    .receive([&](uint64_t x) { id = x; },
+             [&](caf::error& x) { err = from_caf(x); });
   if (err)
     return err;
   filler_text gen{seed};
@@ -184,19 +186,19 @@ caf::expected<job_figures> run_streamed_job(caf::actor_system& sys,
     self
       ->request(pipeline.actor, 600s, job_piece_atom::value, id,
                 std::move(piece))
-      .receive([](uint64_t) {}, [&](caf::error& x) { err = x; });
+      .receive([](uint64_t) {}, [&](caf::error& x) { err = from_caf(x); });
     if (err)
       return err;
   }
   job_figures out;
   self->request(pipeline.actor, 600s, job_end_atom::value, id)
     .receive([&](uint32_t n) { out.chunks = n; },
-             [&](caf::error& x) { err = x; });
+             [&](caf::error& x) { err = from_caf(x); });
   if (err)
     return err;
   self->request(pipeline.actor, 3600s, job_result_atom::value, id)
     .receive([&](job_result& x) { out.result = std::move(x); },
-             [&](caf::error& x) { err = x; });
+             [&](caf::error& x) { err = from_caf(x); });
   if (err)
     return err;
   out.seconds = seconds_since(start);

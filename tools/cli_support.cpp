@@ -1,4 +1,5 @@
 #include "llmmr/tools/cli_support.hpp"
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
 
 #include <algorithm>
@@ -44,7 +45,7 @@ std::chrono::milliseconds ms(uint64_t x) {
   return std::chrono::milliseconds{static_cast<int64_t>(x)};
 }
 
-caf::error with_endpoint(const caf::error& err, const std::string& url) {
+error with_endpoint(const error& err, const std::string& url) {
   auto text = describe(err);
   // describe() reads "kind: text"; keep only the text.
   if (auto pos = text.find(": "); pos != std::string::npos)
@@ -211,7 +212,7 @@ private:
 
 // -- settings mapping ---------------------------------------------------------
 
-caf::expected<backend_options> to_backend_options(const settings& s) {
+expected<backend_options> to_backend_options(const settings& s) {
   backend_options out;
   for (size_t i = 0; i < s.endpoints.size(); ++i) {
     const auto& ep = s.endpoints[i];
@@ -281,8 +282,8 @@ std::optional<uint64_t> discover_slots(http_client& client) {
 
 /// Asks `/v1/models` until the server stops answering `503` (llama.cpp says
 /// "Loading model" while it starts), for at most `limit_ms`.
-caf::expected<raw_response> wait_until_loaded(http_client& client,
-                                              uint64_t limit_ms) {
+expected<raw_response> wait_until_loaded(http_client& client,
+                                         uint64_t limit_ms) {
   auto deadline
     = std::chrono::steady_clock::now() + std::chrono::milliseconds{limit_ms};
   for (;;) {
@@ -296,7 +297,7 @@ caf::expected<raw_response> wait_until_loaded(http_client& client,
 
 } // namespace
 
-caf::expected<backend> connect_backend(const settings& s) {
+expected<backend> connect_backend(const settings& s) {
   auto opts = to_backend_options(s);
   if (!opts)
     return std::move(opts.error());
@@ -421,9 +422,9 @@ std::string fit_budget(job_spec& spec, uint32_t context_window) {
   return note;
 }
 
-caf::error
-add_set_overrides(const parsed_args& args,
-                  std::vector<std::pair<std::string, std::string>>& overrides) {
+error add_set_overrides(
+  const parsed_args& args,
+  std::vector<std::pair<std::string, std::string>>& overrides) {
   for (const auto& kv : args.all("set")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -434,7 +435,7 @@ add_set_overrides(const parsed_args& args,
   return {};
 }
 
-caf::expected<settings_sources>
+expected<settings_sources>
 settings_sources_from(const parsed_args& args,
                       std::span<const flag_key> flags) {
   settings_sources src;
@@ -448,7 +449,7 @@ settings_sources_from(const parsed_args& args,
   return src;
 }
 
-caf::error configure_logging(const settings& s) {
+error configure_logging(const settings& s) {
   try {
     if (!s.log.file.empty()) {
       set_log_sinks(
@@ -473,13 +474,12 @@ progress_mode default_progress_mode() {
 }
 
 document_source text_source(std::string_view text, size_t piece) {
-  return
-    [text, piece](const std::function<caf::error(std::string_view)>& consume) {
-      for (size_t pos = 0; pos < text.size(); pos += piece)
-        if (auto err = consume(text.substr(pos, piece)))
-          return err;
-      return caf::error{};
-    };
+  return [text, piece](const std::function<error(std::string_view)>& consume) {
+    for (size_t pos = 0; pos < text.size(); pos += piece)
+      if (auto err = consume(text.substr(pos, piece)))
+        return err;
+    return error{};
+  };
 }
 
 job_outcome run_streamed_job(caf::actor_system& sys,
@@ -489,8 +489,8 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   job_outcome out;
   auto t0 = clock_type::now();
   caf::scoped_actor self{sys};
-  caf::error err;
-  auto keep_error = [&err](caf::error& x) { err = std::move(x); };
+  error err;
+  auto keep_error = [&err](caf::error& x) { err = from_caf(x); };
   self
     ->request(pipeline.actor, caf::infinite, job_start_atom::value,
               std::move(spec))
@@ -507,10 +507,10 @@ job_outcome run_streamed_job(caf::actor_system& sys,
     .receive([](bool) {}, keep_error);
   // Feed the document, one acknowledged piece at a time.
   bool job_refused = false;
-  caf::error source_err;
+  error source_err;
   if (!err) {
-    source_err = source([&](std::string_view piece) -> caf::error {
-      caf::error piece_err;
+    source_err = source([&](std::string_view piece) -> error {
+      error piece_err;
       self
         ->request(pipeline.actor, caf::infinite, job_piece_atom::value, id,
                   std::string{piece})
@@ -518,7 +518,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
           [&](uint64_t bytes) {
             self->send(printer, progress_bytes_atom::value, bytes);
           },
-          [&](caf::error& x) { piece_err = std::move(x); });
+          [&](caf::error& x) { piece_err = from_caf(x); });
       if (piece_err)
         job_refused = true;
       return piece_err;
@@ -538,7 +538,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   // The result (or the job's error, also when a piece was refused).
   self->request(pipeline.actor, caf::infinite, job_result_atom::value, id)
     .receive([&](job_result& res) { out.result = std::move(res); },
-             [&](caf::error& x) { out.result = std::move(x); });
+             [&](caf::error& x) { out.result = from_caf(x); });
   if (err)
     out.result = std::move(err);
   out.wall_us = micros_since(t0);
@@ -550,7 +550,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
 
 // -- results ------------------------------------------------------------------
 
-int exit_code_for(const caf::error& err) {
+int exit_code_for(const error& err) {
   switch (kind_of(err)) {
   case error_kind::none:
     return exit_ok;
