@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include <caf/error.hpp>
+#include "llmmr/messages/error.hpp"
 
 #include "llmmr/messages/error_kind.hpp"
 

@@ -126,7 +126,7 @@ private:
         caf::anon_send(hdl, llm_ok_atom::value, id, std::move(res->text),
                        std::move(res->finish_reason), res->usage);
       else
-        caf::anon_send(hdl, llm_err_atom::value, id, std::move(res.error()));
+        caf::anon_send(hdl, llm_err_atom::value, id, to_caf(res.error()));
     });
     return id;
   }
