@@ -718,7 +718,8 @@ std::string check_url(std::string_view url) {
     return address_problem(parsed.error());
   if (parsed->has_query_or_fragment)
     return "expected an http or https URL like http://host:port/v1, got "
-           + show_text(url, false) + " (no spaces, query or fragment allowed)";
+           + show_text(url.substr(0, url.find_first_of("?#")), false)
+           + " (no spaces, query or fragment allowed)";
   return {};
 }
 

@@ -30,6 +30,12 @@ std::string quoted(std::string_view text) {
   return result;
 }
 
+/// Returns `text` without its query and fragment, which may carry tokens,
+/// for quoting in an error message.
+std::string_view without_query(std::string_view text) {
+  return text.substr(0, text.find_first_of("?#"));
+}
+
 /// Returns the port `text` names, if it is a number from 1 to 65535.
 std::optional<uint16_t> port_number(std::string_view text) {
   uint32_t value = 0;
@@ -73,7 +79,7 @@ caf::expected<http_url> parse_http_url(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return make_error(error_kind::config, "expected an http or https URL like "
                                           "http://host:port/v1, got "
-                                            + quoted(text) + " ("
+                                            + quoted(without_query(text)) + " ("
                                             + std::string{why} + ")");
   };
   if (text.find("://") == std::string_view::npos)

@@ -35,7 +35,8 @@ struct http_url {
 /// Parses `text` as an http or https URL. Fails with `error_kind::config`
 /// and a message that quotes `text` and says what is wrong (no scheme,
 /// another scheme, missing host, a bad host name, an empty or out-of-range
-/// port, an unterminated IPv6 literal, stray characters). User information
+/// port, an unterminated IPv6 literal, stray characters); the quote stops
+/// before a query or fragment, which may carry tokens. User information
 /// (`user:password@`) is rejected and the URL is then not quoted, since it
 /// may hold a password.
 caf::expected<http_url> parse_http_url(std::string_view text);

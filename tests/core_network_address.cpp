@@ -86,6 +86,9 @@ TEST_SUITE("core") {
           == prefix + "\"http://[::1/v1\" (unterminated IPv6 address)");
     CHECK(url_problem("http://ho st/v1").find(prefix + "\"http://ho st/v1\"")
           == 0);
+    // A query may carry a token: the quote stops before it.
+    CHECK(url_problem("ftp://h/v1?key=s3cret")
+          == prefix + "\"ftp://h/v1\" (scheme must be http or https)");
     CHECK(url_problem("http://a%20b/v1")
           == prefix + "\"http://a%20b/v1\" (invalid host name)");
   }
