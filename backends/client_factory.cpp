@@ -6,7 +6,7 @@
 
 namespace llmmr {
 
-caf::expected<std::shared_ptr<llm_client>>
+expected<std::shared_ptr<llm_client>>
 make_client(const std::vector<endpoint_options>& endpoints,
             const client_timeouts& timeouts, const retry_options& retry,
             const routing_options& routing,

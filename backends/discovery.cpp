@@ -6,19 +6,19 @@
 
 namespace llmmr {
 
-caf::expected<raw_response> fetch(http_client& client, std::string method,
-                                  std::string path, std::string body) {
-  std::promise<caf::expected<raw_response>> result;
+expected<raw_response> fetch(http_client& client, std::string method,
+                             std::string path, std::string body) {
+  std::promise<expected<raw_response>> result;
   auto fut = result.get_future();
   client.request(std::move(method), std::move(path), std::move(body),
-                 [&result](caf::expected<raw_response> res) {
+                 [&result](expected<raw_response> res) {
                    result.set_value(std::move(res));
                  });
   return fut.get();
 }
 
-caf::expected<endpoint_profile> detect_profile(http_client& client) {
-  auto body_of = [](const caf::expected<raw_response>& res) -> std::string {
+expected<endpoint_profile> detect_profile(http_client& client) {
+  auto body_of = [](const expected<raw_response>& res) -> std::string {
     if (res && res->status == 200)
       return res->body;
     return {};
@@ -56,15 +56,13 @@ std::optional<uint64_t> remote_token_count(http_client& client,
   return parse_tokenize_reply(res->body);
 }
 
-caf::expected<chat_reply> chat_blocking(llm_client& client, chat_request req,
-                                        delta_handler on_delta) {
-  std::promise<caf::expected<chat_reply>> result;
+expected<chat_reply> chat_blocking(llm_client& client, chat_request req,
+                                   delta_handler on_delta) {
+  std::promise<expected<chat_reply>> result;
   auto fut = result.get_future();
   client.chat(
     std::move(req),
-    [&result](caf::expected<chat_reply> res) {
-      result.set_value(std::move(res));
-    },
+    [&result](expected<chat_reply> res) { result.set_value(std::move(res)); },
     std::move(on_delta));
   return fut.get();
 }

@@ -48,7 +48,7 @@ std::string endpoint_url::to_string() const {
   return result;
 }
 
-caf::expected<endpoint_url> parse_endpoint_url(std::string_view url) {
+expected<endpoint_url> parse_endpoint_url(std::string_view url) {
   auto parsed = parse_http_url(url);
   if (!parsed)
     return std::move(parsed.error());

@@ -90,7 +90,7 @@ void endpoint_pool::try_chat(chat_request req, attempt_handler done,
   }
   client->try_chat(
     std::move(req),
-    [this, index, done = std::move(done)](caf::expected<chat_reply> res,
+    [this, index, done = std::move(done)](expected<chat_reply> res,
                                           attempt_info info) {
       bool transient = !res && info.retryable;
       report(index, static_cast<bool>(res), transient);

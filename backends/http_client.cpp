@@ -112,7 +112,7 @@ using call_ptr = std::shared_ptr<call_state>;
 
 /// What one exchange produced.
 struct exchange_result {
-  caf::error err;
+  error err;
   attempt_info info;
   raw_response raw;
   chat_reply reply;
@@ -248,8 +248,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         ++n_failed;
         auto handler = std::move(call.on_chat);
         --outstanding;
-        handler(caf::expected<chat_reply>{std::move(res.err)},
-                std::move(res.info));
+        handler(expected<chat_reply>{std::move(res.err)}, std::move(res.info));
         return;
       }
       if (!res.has_usage) {
@@ -267,16 +266,15 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       res.reply.endpoint = name;
       auto handler = std::move(call.on_chat);
       --outstanding;
-      handler(caf::expected<chat_reply>{std::move(res.reply)},
-              std::move(res.info));
+      handler(expected<chat_reply>{std::move(res.reply)}, std::move(res.info));
       return;
     }
     auto handler = std::move(call.on_raw);
     --outstanding;
     if (res.err)
-      handler(caf::expected<raw_response>{std::move(res.err)});
+      handler(expected<raw_response>{std::move(res.err)});
     else
-      handler(caf::expected<raw_response>{std::move(res.raw)});
+      handler(expected<raw_response>{std::move(res.raw)});
   }
 
   // -- the call coroutine -----------------------------------------------------
@@ -407,8 +405,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     return step;
   }
 
-  caf::error transport_error(const error_code& ec, const std::string& phase,
-                             std::string_view what) {
+  error transport_error(const error_code& ec, const std::string& phase,
+                        std::string_view what) {
     if (ec == beast::error::timeout)
       return make_error(error_kind::timeout, std::string{what} + " to " + name
                                                + ": " + phase + " timeout");
@@ -562,7 +560,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     // Read the body piece by piece.
     sse_parser events;
     chat_stream assembled;
-    caf::error stream_err;
+    error stream_err;
     std::string& body = res.raw.body;
     char piece[16 * 1024];
     bool truncated = false;
@@ -738,7 +736,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
 // -- http_client --------------------------------------------------------------
 
-caf::expected<std::shared_ptr<http_client>>
+expected<std::shared_ptr<http_client>>
 http_client::make(endpoint_options opts, client_timeouts timeouts) {
   auto url = parse_endpoint_url(opts.url);
   if (!url)

@@ -80,7 +80,7 @@ void retrying_client::attempt(std::shared_ptr<call> c) {
   }
   inner->try_chat(
     std::move(req),
-    [this, c](caf::expected<chat_reply> res, attempt_info info) {
+    [this, c](expected<chat_reply> res, attempt_info info) {
       if (res || closing_) {
         if (res)
           res->attempts = c->attempts;

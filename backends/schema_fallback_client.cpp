@@ -26,7 +26,7 @@ void schema_fallback_client::chat(chat_request req, reply_handler done,
     inner_->chat(
       std::move(req),
       [count = outstanding_,
-       done = std::move(done)](caf::expected<chat_reply> res) mutable {
+       done = std::move(done)](expected<chat_reply> res) mutable {
         --*count;
         done(std::move(res));
       },
@@ -44,7 +44,7 @@ void schema_fallback_client::chat(chat_request req, reply_handler done,
   inner_->chat(
     std::move(req),
     [inner, flag, count, retry, done = std::move(done),
-     on_delta](caf::expected<chat_reply> res) mutable {
+     on_delta](expected<chat_reply> res) mutable {
       if (res || kind_of(res.error()) != error_kind::bad_request) {
         --*count;
         done(std::move(res));
@@ -56,8 +56,7 @@ void schema_fallback_client::chat(chat_request req, reply_handler done,
                        describe(res.error()));
       inner->chat(
         std::move(*retry),
-        [count,
-         done = std::move(done)](caf::expected<chat_reply> again) mutable {
+        [count, done = std::move(done)](expected<chat_reply> again) mutable {
           --*count;
           done(std::move(again));
         },

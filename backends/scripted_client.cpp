@@ -42,9 +42,9 @@ void scripted_client::run(call c) {
     std::lock_guard<std::mutex> guard{mtx_};
     fn = script_;
   }
-  caf::expected<chat_reply> res
+  expected<chat_reply> res
     = fn ? fn(c.req)
-         : caf::expected<chat_reply>{
+         : expected<chat_reply>{
            make_error(error_kind::internal, "scripted_client has no script")};
   if (res && res->usage.prompt_tokens == 0
       && res->usage.completion_tokens == 0) {

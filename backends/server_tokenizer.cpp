@@ -26,8 +26,8 @@ std::string server_tokenizer::name() const {
   return "server";
 }
 
-caf::expected<std::string> server_tokenizer::post(std::string_view text,
-                                                  bool with_pieces) const {
+expected<std::string> server_tokenizer::post(std::string_view text,
+                                             bool with_pieces) const {
   auto path = tokenize_path(profile_);
   if (path.empty())
     return make_error(error_kind::config, "the endpoint profile '"
@@ -51,7 +51,7 @@ caf::expected<std::string> server_tokenizer::post(std::string_view text,
   return std::move(res->body);
 }
 
-caf::expected<size_t> server_tokenizer::ask(std::string_view text) const {
+expected<size_t> server_tokenizer::ask(std::string_view text) const {
   auto body = post(text);
   if (!body)
     return std::move(body.error());
@@ -86,7 +86,7 @@ size_t server_tokenizer::count(std::string_view text) const {
   return *n;
 }
 
-caf::expected<std::vector<uint32_t>>
+expected<std::vector<uint32_t>>
 server_tokenizer::encode(std::string_view text) const {
   auto body = post(text);
   if (!body)
@@ -115,7 +115,7 @@ server_tokenizer::encode(std::string_view text) const {
   return ids;
 }
 
-caf::error server_tokenizer::probe() {
+error server_tokenizer::probe() {
   auto n = ask("Hello, world!");
   if (!n)
     return std::move(n.error());
@@ -137,7 +137,7 @@ caf::error server_tokenizer::probe() {
       }
     }
   }
-  return caf::none;
+  return error{};
 }
 
 void server_tokenizer::prefetch(std::string_view text) const {

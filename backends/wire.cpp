@@ -96,8 +96,8 @@ error_kind kind_of_stream_error(std::string_view code, std::string_view type) {
   return error_kind::server_error;
 }
 
-caf::error chat_stream::on_event(std::string_view data,
-                                 const delta_handler& on_delta) {
+error chat_stream::on_event(std::string_view data,
+                            const delta_handler& on_delta) {
   if (data == "[DONE]") {
     done_ = true;
     return {};
@@ -144,8 +144,7 @@ caf::error chat_stream::on_event(std::string_view data,
   return {};
 }
 
-caf::expected<chat_reply> parse_chat_reply(std::string_view body,
-                                           bool& has_usage) {
+expected<chat_reply> parse_chat_reply(std::string_view body, bool& has_usage) {
   has_usage = false;
   auto doc = json::parse(body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())

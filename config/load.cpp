@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "llmmr/config/settings.hpp"
-#include "llmmr/config/settings_schema.hpp"
 #include "llmmr/messages/error_kind.hpp"
+#include "settings_schema.hpp"
 
 namespace llmmr {
 
@@ -155,7 +155,7 @@ class loader {
 public:
   explicit loader(const settings_sources& src) : src_(src) {}
 
-  caf::expected<settings> run() {
+  expected<settings> run() {
     if (auto err = load_file())
       return err;
     if (auto err = load_environment())
@@ -170,8 +170,8 @@ public:
 private:
   // -- errors -----------------------------------------------------------------
 
-  static caf::error fail(const std::string& where, const std::string& path,
-                         const std::string& text) {
+  static error fail(const std::string& where, const std::string& path,
+                    const std::string& text) {
     std::string msg = where;
     if (!path.empty())
       msg += ": " + path;
@@ -193,7 +193,7 @@ private:
 
   // -- file -------------------------------------------------------------------
 
-  caf::error load_file() {
+  error load_file() {
     std::string path = src_.file;
     std::string where = path;
     if (path.empty()) {
@@ -287,11 +287,11 @@ private:
   }
 
   template <class Root>
-  caf::error apply_object(Root& root, const json& obj,
-                          const std::string& display_prefix,
-                          const std::string& rel_prefix,
-                          const std::vector<field<Root>>& fields,
-                          const std::string& where) {
+  error apply_object(Root& root, const json& obj,
+                     const std::string& display_prefix,
+                     const std::string& rel_prefix,
+                     const std::vector<field<Root>>& fields,
+                     const std::string& where) {
     for (const auto& [k, v] : obj.items()) {
       auto rel = rel_prefix + k;
       auto display = display_prefix + rel;
@@ -354,7 +354,7 @@ private:
     return "unknown key; valid keys here: " + list;
   }
 
-  caf::error apply_endpoints(const json& v, const std::string& where) {
+  error apply_endpoints(const json& v, const std::string& where) {
     if (!v.is_array())
       return fail(where, "endpoints",
                   "expected an array of endpoint objects, got "
@@ -381,8 +381,8 @@ private:
   // -- environment and overrides ----------------------------------------------
 
   /// Sets the key `path` from `text`; `where` names the variable or flag.
-  caf::error set_text(const std::string& where, const std::string& path,
-                      std::string_view text) {
+  error set_text(const std::string& where, const std::string& path,
+                 std::string_view text) {
     if (path.rfind("endpoints[", 0) == 0) {
       // endpoints[N].key
       auto close = path.find(']');
@@ -468,7 +468,7 @@ private:
     return section;
   }
 
-  caf::error load_environment() {
+  error load_environment() {
     if (auto url = env("OPENAI_BASE_URL"))
       if (auto err = set_text("environment variable OPENAI_BASE_URL",
                               "endpoints[0].url", *url))
@@ -539,7 +539,7 @@ private:
     return {};
   }
 
-  caf::error load_overrides() {
+  error load_overrides() {
     for (const auto& [key, value] : src_.overrides)
       if (auto err = set_text(command_line, key, value))
         return err;
@@ -556,7 +556,7 @@ private:
     return a;
   }
 
-  caf::error finish() {
+  error finish() {
     auto& s = result_;
     for (size_t i = 0; i < s.endpoints.size(); ++i) {
       auto& e = s.endpoints[i];
@@ -645,7 +645,7 @@ private:
 
 } // namespace
 
-caf::expected<settings> load_settings(const settings_sources& src) {
+expected<settings> load_settings(const settings_sources& src) {
   return loader{src}.run();
 }
 

@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "llmmr/config/settings_schema.hpp"
 #include "llmmr/core/ascii.hpp"
 #include "llmmr/core/network_address.hpp"
+#include "settings_schema.hpp"
 
 extern char** environ;
 

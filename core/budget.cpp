@@ -22,9 +22,9 @@ struct stage_cost {
   int64_t payload = 0;
 };
 
-caf::error too_small(const call_budget& b, const std::string& stage,
-                     const stage_cost& c, uint32_t reserved,
-                     const std::string& extra, const tokenizer& tok) {
+error too_small(const call_budget& b, const std::string& stage,
+                const stage_cost& c, uint32_t reserved,
+                const std::string& extra, const tokenizer& tok) {
   std::string what = "per-call budget L=" + std::to_string(b.total) + " leaves "
                      + std::to_string(c.payload) + " tokens for the " + stage
                      + " payload (" + stage + " template "
@@ -46,9 +46,9 @@ uint32_t clamp_payload(int64_t x) {
 
 } // namespace
 
-caf::expected<call_budget> compute_budget(const job_spec& spec,
-                                          const prompt_library& prompts,
-                                          const tokenizer& tok) {
+expected<call_budget> compute_budget(const job_spec& spec,
+                                     const prompt_library& prompts,
+                                     const tokenizer& tok) {
   call_budget b;
   b.total = spec.budget;
   b.reserved_output = reserved_output(spec);
@@ -60,7 +60,7 @@ caf::expected<call_budget> compute_budget(const job_spec& spec,
   // room for it, so a re-asked prompt fits too) and the chat template's
   // markers around the prompt.
   auto cost_of = [&](const prompt_template& tpl, std::string_view note,
-                     int64_t reserved) -> caf::expected<stage_cost> {
+                     int64_t reserved) -> expected<stage_cost> {
     std::map<std::string, std::string, std::less<>> vars{
       {"question", ""}, {"chunk", ""},    {"records", ""},
       {"notes", ""},    {"document", ""}, {"rubric", rubric},

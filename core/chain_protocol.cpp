@@ -35,9 +35,10 @@ std::string_view chain_initial_notes(task_profile profile) noexcept {
                                         : "Nothing read yet.";
 }
 
-caf::expected<std::string>
-render_chain_step_prompt(const prompt_library& prompts, const job_spec& spec,
-                         std::string_view notes, std::string_view chunk_text) {
+expected<std::string> render_chain_step_prompt(const prompt_library& prompts,
+                                               const job_spec& spec,
+                                               std::string_view notes,
+                                               std::string_view chunk_text) {
   vars_map vars;
   vars.emplace("question", spec.question);
   vars.emplace("rubric", prompts.rubric(spec.profile));
@@ -46,9 +47,9 @@ render_chain_step_prompt(const prompt_library& prompts, const job_spec& spec,
   return prompts.get(spec.profile, baseline_stage::chain_step).render(vars);
 }
 
-caf::expected<std::string>
-render_chain_answer_prompt(const prompt_library& prompts, const job_spec& spec,
-                           std::string_view notes) {
+expected<std::string> render_chain_answer_prompt(const prompt_library& prompts,
+                                                 const job_spec& spec,
+                                                 std::string_view notes) {
   vars_map vars;
   vars.emplace("question", spec.question);
   vars.emplace("rubric", prompts.rubric(spec.profile));

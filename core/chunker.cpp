@@ -111,7 +111,7 @@ size_t next_boundary(std::string_view text, size_t pos) noexcept {
 }
 
 /// The error for a budget too small to hold even one character.
-caf::error no_room_error(size_t budget) {
+error no_room_error(size_t budget) {
   return make_error(error_kind::budget,
                     "the chunk budget of " + std::to_string(budget)
                       + " tokens cannot hold a single character");
@@ -135,12 +135,12 @@ size_t chunker::buffered_bytes() const noexcept {
   return result;
 }
 
-bool chunker::fail(caf::error err) {
+bool chunker::fail(error err) {
   err_ = std::move(err);
   return false;
 }
 
-caf::expected<std::vector<chunk>> chunker::feed(std::string_view piece) {
+expected<std::vector<chunk>> chunker::feed(std::string_view piece) {
   if (err_)
     return err_;
   if (finished_)
@@ -151,7 +151,7 @@ caf::expected<std::vector<chunk>> chunker::feed(std::string_view piece) {
   return std::exchange(out_, {});
 }
 
-caf::expected<std::vector<chunk>> chunker::finish() {
+expected<std::vector<chunk>> chunker::finish() {
   if (err_)
     return err_;
   if (finished_)
@@ -554,7 +554,7 @@ uint64_t chunker::to_document_offset(uint64_t pos) const noexcept {
   return entry.second + (pos - entry.first);
 }
 
-caf::expected<std::vector<chunk>>
+expected<std::vector<chunk>>
 chunk_text(std::string_view doc, const tokenizer& tok, chunker_options opts) {
   chunker ch{tok, opts};
   auto first = ch.feed(doc);

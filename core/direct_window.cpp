@@ -138,9 +138,9 @@ direct_text head_tail_window::take(size_t budget) const {
   return out;
 }
 
-caf::expected<std::string> render_direct_prompt(const prompt_library& prompts,
-                                                const job_spec& spec,
-                                                std::string_view document) {
+expected<std::string> render_direct_prompt(const prompt_library& prompts,
+                                           const job_spec& spec,
+                                           std::string_view document) {
   std::map<std::string, std::string, std::less<>> vars;
   vars.emplace("question", spec.question);
   vars.emplace("rubric", prompts.rubric(spec.profile));

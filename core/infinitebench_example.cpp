@@ -76,7 +76,7 @@ std::string to_jsonl_line(const infinitebench_example& x) {
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-caf::expected<infinitebench_example>
+expected<infinitebench_example>
 parse_infinitebench_example(std::string_view line, std::string_view where) {
   auto fail = [&](std::string what) {
     return make_error(error_kind::input, std::string{where} + ": " + what);

@@ -37,7 +37,7 @@ const nlohmann::json* field(const nlohmann::json& doc, const char* name,
 }
 
 /// The description `make_error` stored in `err`.
-std::string what_of(const caf::error& err) {
+std::string what_of(const error& err) {
   const auto& ctx = err.context();
   if (ctx.size() == 1 && ctx.match_element<std::string>(0))
     return ctx.get_as<std::string>(0);
@@ -46,7 +46,7 @@ std::string what_of(const caf::error& err) {
 
 } // namespace
 
-caf::expected<infinitebench_prediction>
+expected<infinitebench_prediction>
 parse_infinitebench_prediction(std::string_view line) {
   auto doc = nlohmann::json::parse(line, nullptr, false);
   if (doc.is_discarded())
@@ -85,7 +85,7 @@ parse_infinitebench_prediction(std::string_view line) {
   return out;
 }
 
-caf::expected<std::vector<infinitebench_prediction>>
+expected<std::vector<infinitebench_prediction>>
 read_infinitebench_predictions(const std::string& path) {
   std::ifstream file;
   auto* in = open_input(path, file);

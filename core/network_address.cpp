@@ -68,7 +68,7 @@ std::string_view authority_of(std::string_view text) {
 
 } // namespace
 
-caf::expected<http_url> parse_http_url(std::string_view text) {
+expected<http_url> parse_http_url(std::string_view text) {
   // Never quote a URL with user information: it may hold a password. Check
   // the raw authority first so that a URL Boost.URL rejects is not quoted
   // either.
@@ -142,7 +142,7 @@ caf::expected<http_url> parse_http_url(std::string_view text) {
   return result;
 }
 
-caf::expected<host_port> parse_host_port(std::string_view text) {
+expected<host_port> parse_host_port(std::string_view text) {
   auto bad = [&](std::string_view note = {}) {
     return make_error(error_kind::config, "expected host:port, got "
                                             + quoted(text) + std::string{note});
@@ -175,7 +175,7 @@ caf::expected<host_port> parse_host_port(std::string_view text) {
   return result;
 }
 
-std::string address_problem(const caf::error& err) {
+std::string address_problem(const error& err) {
   auto text = describe(err);
   // describe() reads "kind: text"; keep only the text.
   if (auto pos = text.find(": "); pos != std::string::npos)

@@ -33,7 +33,7 @@ std::vector<std::string_view> split_commas(std::string_view list) {
   }
 }
 
-caf::error usage(std::string text) {
+error usage(std::string text) {
   return make_error(error_kind::usage, std::move(text));
 }
 
@@ -67,7 +67,7 @@ niah_grid default_niah_grid() {
   return out;
 }
 
-caf::expected<std::vector<uint64_t>> parse_niah_lengths(std::string_view list) {
+expected<std::vector<uint64_t>> parse_niah_lengths(std::string_view list) {
   std::vector<uint64_t> out;
   for (auto item : split_commas(list)) {
     auto what = "--lengths: '" + std::string{item} + "' ";
@@ -102,7 +102,7 @@ caf::expected<std::vector<uint64_t>> parse_niah_lengths(std::string_view list) {
   return out;
 }
 
-caf::expected<std::vector<double>> parse_niah_depths(std::string_view list) {
+expected<std::vector<double>> parse_niah_depths(std::string_view list) {
   std::vector<double> out;
   for (auto item : split_commas(list)) {
     auto what = "--depths: '" + std::string{item} + "' ";
@@ -147,9 +147,9 @@ std::string niah_depth_label(double percent) {
   return buf;
 }
 
-caf::expected<std::vector<json>> niah_resumable_cells(const json& results,
-                                                      const json& settings,
-                                                      const niah_grid& grid) {
+expected<std::vector<json>> niah_resumable_cells(const json& results,
+                                                 const json& settings,
+                                                 const niah_grid& grid) {
   if (!results.is_object() || !results.contains("settings")
       || !results["settings"].is_object() || !results.contains("cells")
       || !results["cells"].is_array())

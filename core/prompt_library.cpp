@@ -55,8 +55,8 @@ struct source {
   std::string text;
 };
 
-caf::expected<source> read_source(const std::filesystem::path& dir,
-                                  const std::string& rel, bool required) {
+expected<source> read_source(const std::filesystem::path& dir,
+                             const std::string& rel, bool required) {
   if (!dir.empty()) {
     auto path = dir / rel;
     std::error_code ec;
@@ -104,7 +104,7 @@ bool from_string(std::string_view name, prompt_stage& x) {
   return false;
 }
 
-caf::error validate_template(const prompt_template& tpl, prompt_stage stage) {
+error validate_template(const prompt_template& tpl, prompt_stage stage) {
   auto payload = stage == prompt_stage::map ? "chunk" : "records";
   for (auto& name : tpl.placeholders()) {
     if (name != "question" && name != "rubric" && name != payload)
@@ -126,7 +126,7 @@ caf::error validate_template(const prompt_template& tpl, prompt_stage stage) {
   return {};
 }
 
-caf::error validate_template(const prompt_template& tpl, baseline_stage stage) {
+error validate_template(const prompt_template& tpl, baseline_stage stage) {
   std::vector<std::string> payloads;
   switch (stage) {
   case baseline_stage::chain_step:
@@ -164,11 +164,11 @@ caf::error validate_template(const prompt_template& tpl, baseline_stage stage) {
   return {};
 }
 
-caf::expected<prompt_library> prompt_library::builtin() {
+expected<prompt_library> prompt_library::builtin() {
   return load(std::string{});
 }
 
-caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
+expected<prompt_library> prompt_library::load(const std::string& dir) {
   namespace fs = std::filesystem;
   fs::path root{dir};
   if (!dir.empty()) {
@@ -207,7 +207,7 @@ caf::expected<prompt_library> prompt_library::load(const std::string& dir) {
   for (size_t p = 0; p < task_profile_count; ++p) {
     auto profile = profile_at(p);
     // Reads, parses and checks the template of one stage of `profile`.
-    auto load = [&](auto stage) -> caf::expected<prompt_template> {
+    auto load = [&](auto stage) -> expected<prompt_template> {
       auto src = read_source(root, stage_file(profile, stage), true);
       if (!src)
         return std::move(src.error());

@@ -32,8 +32,8 @@ std::string position_of(std::string_view text, size_t pos) {
 
 } // namespace
 
-caf::expected<prompt_template> prompt_template::parse(std::string name,
-                                                      std::string text) {
+expected<prompt_template> prompt_template::parse(std::string name,
+                                                 std::string text) {
   prompt_template result;
   std::string literal;
   auto flush = [&] {
@@ -90,7 +90,7 @@ caf::expected<prompt_template> prompt_template::parse(std::string name,
   return result;
 }
 
-caf::expected<std::string> prompt_template::render(
+expected<std::string> prompt_template::render(
   const std::map<std::string, std::string, std::less<>>& vars) const {
   size_t size = 0;
   for (auto& seg : segments_) {

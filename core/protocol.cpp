@@ -48,10 +48,9 @@ std::string chunk_ranges(const std::vector<uint32_t>& chunks,
 
 using vars_map = std::map<std::string, std::string, std::less<>>;
 
-caf::expected<std::string> render_stage(const prompt_library& prompts,
-                                        const job_spec& spec,
-                                        prompt_stage stage,
-                                        std::string payload) {
+expected<std::string> render_stage(const prompt_library& prompts,
+                                   const job_spec& spec, prompt_stage stage,
+                                   std::string payload) {
   vars_map vars;
   vars.emplace("question", spec.question);
   vars.emplace("rubric", prompts.rubric(spec.profile));
@@ -110,23 +109,23 @@ std::string render_records(task_profile profile,
   return out;
 }
 
-caf::expected<std::string> render_map_prompt(const prompt_library& prompts,
-                                             const job_spec& spec,
-                                             std::string_view chunk_text) {
+expected<std::string> render_map_prompt(const prompt_library& prompts,
+                                        const job_spec& spec,
+                                        std::string_view chunk_text) {
   return render_stage(prompts, spec, prompt_stage::map,
                       std::string{chunk_text});
 }
 
-caf::expected<std::string>
+expected<std::string>
 render_collapse_prompt(const prompt_library& prompts, const job_spec& spec,
                        const std::vector<record>& records) {
   return render_stage(prompts, spec, prompt_stage::collapse,
                       render_records(spec.profile, records));
 }
 
-caf::expected<std::string>
-render_reduce_prompt(const prompt_library& prompts, const job_spec& spec,
-                     const std::vector<record>& records) {
+expected<std::string> render_reduce_prompt(const prompt_library& prompts,
+                                           const job_spec& spec,
+                                           const std::vector<record>& records) {
   return render_stage(prompts, spec, prompt_stage::reduce,
                       render_records(spec.profile, records));
 }

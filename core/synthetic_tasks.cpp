@@ -194,7 +194,7 @@ bool is_synthetic(infinitebench_task task) noexcept {
          || task == t::kv_retrieval || task == t::math_find;
 }
 
-caf::expected<synthetic_example>
+expected<synthetic_example>
 make_synthetic_example(infinitebench_task task, uint64_t index, uint64_t count,
                        const synthetic_options& opts, const tokenizer& tok) {
   if (!is_synthetic(task))

@@ -18,11 +18,11 @@ bool is_transient(error_kind x) noexcept {
   }
 }
 
-caf::error make_error(error_kind x, std::string what) {
-  return caf::error{x, std::move(what)};
+error make_error(error_kind x, std::string what) {
+  return error{x, std::move(what)};
 }
 
-error_kind kind_of(const caf::error& err) noexcept {
+error_kind kind_of(const error& err) noexcept {
   if (!err)
     return error_kind::none;
   if (err.category() != caf::atom("llmmr"))
@@ -30,7 +30,7 @@ error_kind kind_of(const caf::error& err) noexcept {
   return static_cast<error_kind>(err.code());
 }
 
-std::string describe(const caf::error& err) {
+std::string describe(const error& err) {
   if (!err)
     return "no error";
   if (err.category() != caf::atom("llmmr"))

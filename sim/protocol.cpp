@@ -56,7 +56,7 @@ json usage_json(const completion_info& info) {
 }
 
 // Extracts the text of a message `content`: a string or an array of parts.
-caf::expected<std::string> content_text(const json& content) {
+expected<std::string> content_text(const json& content) {
   if (content.is_string())
     return content.get<std::string>();
   if (content.is_null())
@@ -81,7 +81,7 @@ caf::expected<std::string> content_text(const json& content) {
                     "message 'content' must be a string or an array");
 }
 
-caf::expected<std::vector<chat_message>> parse_messages(const json& msgs) {
+expected<std::vector<chat_message>> parse_messages(const json& msgs) {
   if (!msgs.is_array() || msgs.empty())
     return make_error(error_kind::bad_request,
                       "'messages' must be a non-empty array");
@@ -107,7 +107,7 @@ caf::expected<std::vector<chat_message>> parse_messages(const json& msgs) {
   return result;
 }
 
-caf::expected<json> parse_object(std::string_view body) {
+expected<json> parse_object(std::string_view body) {
   auto doc = json::parse(body, nullptr, false);
   if (doc.is_discarded())
     return make_error(error_kind::bad_request,
@@ -215,8 +215,8 @@ fault_rates fault_rates::uniform(double total) noexcept {
   return result;
 }
 
-caf::expected<fault_rates> parse_fault_spec(std::string_view spec,
-                                            fault_rates base) {
+expected<fault_rates> parse_fault_spec(std::string_view spec,
+                                       fault_rates base) {
   while (!spec.empty()) {
     auto comma = spec.find(',');
     auto item = spec.substr(0, comma);
@@ -329,7 +329,7 @@ size_t count_tokens(std::string_view text) noexcept {
   return result;
 }
 
-caf::expected<chat_request> parse_chat_request(std::string_view body) {
+expected<chat_request> parse_chat_request(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc)
     return std::move(doc.error());
@@ -400,7 +400,7 @@ size_t prompt_tokens(const chat_request& req) noexcept {
   return result;
 }
 
-caf::expected<std::string> parse_tokenize_request(std::string_view body) {
+expected<std::string> parse_tokenize_request(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc)
     return std::move(doc.error());

@@ -31,8 +31,8 @@ bool from_string(std::string_view name, reply_style& x) {
   return false;
 }
 
-caf::expected<reply_styles> parse_reply_styles(std::string_view spec,
-                                               reply_styles base) {
+expected<reply_styles> parse_reply_styles(std::string_view spec,
+                                          reply_styles base) {
   while (!spec.empty()) {
     auto comma = spec.find(',');
     auto item = spec.substr(0, comma);

@@ -752,7 +752,7 @@ struct sim_server::impl {
   }
 };
 
-caf::expected<std::unique_ptr<sim_server>> sim_server::start(sim_options opts) {
+expected<std::unique_ptr<sim_server>> sim_server::start(sim_options opts) {
   auto where = opts.host + ":" + std::to_string(opts.port);
   auto self = std::make_unique<impl>(std::move(opts));
   auto& o = self->opts;

@@ -46,12 +46,12 @@ std::string part_of(const std::string& prompt) {
 /// the facts as extracted information) and a reduce call by joining what the
 /// notes hold.
 struct fixture : llmmr::test::pipeline_fixture {
-  std::function<caf::expected<chat_reply>(const chat_request&)> map_fn;
-  std::function<caf::expected<chat_reply>(const chat_request&)> collapse_fn;
-  std::function<caf::expected<chat_reply>(const chat_request&)> reduce_fn;
+  std::function<llmmr::expected<chat_reply>(const chat_request&)> map_fn;
+  std::function<llmmr::expected<chat_reply>(const chat_request&)> collapse_fn;
+  std::function<llmmr::expected<chat_reply>(const chat_request&)> reduce_fn;
 
   fixture() {
-    map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    map_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto part = part_of(scripted_client::prompt_of(req));
       std::string facts;
       for (size_t pos = part.find("FACT:"); pos != std::string::npos;
@@ -67,10 +67,10 @@ struct fixture : llmmr::test::pipeline_fixture {
       return scripted_client::reply(
         record_text(facts, "[NO INFORMATION]", "3"));
     };
-    collapse_fn = [](const chat_request&) -> caf::expected<chat_reply> {
+    collapse_fn = [](const chat_request&) -> llmmr::expected<chat_reply> {
       return make_error(error_kind::server_error, "no collapse expected");
     };
-    reduce_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    reduce_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       bool first = has(prompt, "starts with 47");
       bool second = has(prompt, "ends with 11");
@@ -150,7 +150,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("a truncated reduce output is re-asked with a corrective prompt") {
     fixture f;
-    f.reduce_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    f.reduce_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       if (!has(prompt, "cut off"))
         return scripted_client::reply("Rationale: a very long rationale that",
@@ -174,7 +174,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("a reduce output truncated twice fails the job as truncated") {
     fixture f;
-    f.reduce_fn = [](const chat_request&) -> caf::expected<chat_reply> {
+    f.reduce_fn = [](const chat_request&) -> llmmr::expected<chat_reply> {
       return scripted_client::reply("Rationale: it goes on and on and",
                                     "length");
     };
@@ -188,7 +188,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("empty (null) content everywhere fails the job") {
     fixture f;
-    f.map_fn = [](const chat_request&) -> caf::expected<chat_reply> {
+    f.map_fn = [](const chat_request&) -> llmmr::expected<chat_reply> {
       return scripted_client::reply("");
     };
     f.reduce_fn = f.map_fn;
@@ -205,7 +205,7 @@ TEST_SUITE("actors") {
   }
 
   TEST_CASE("all map outputs truncated: failure, or partial when allowed") {
-    auto cut = [](const chat_request&) -> caf::expected<chat_reply> {
+    auto cut = [](const chat_request&) -> llmmr::expected<chat_reply> {
       return scripted_client::reply("Extracted", "length");
     };
     SUBCASE("max_failed_fraction 0 fails the job") {
@@ -234,7 +234,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("a truncated map output with usable fields is kept and reported") {
     fixture f;
-    f.map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    f.map_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto part = part_of(scripted_client::prompt_of(req));
       if (!has(part, "FACT:"))
         return scripted_client::reply(
@@ -267,12 +267,12 @@ TEST_SUITE("actors") {
   TEST_CASE("the collapse fallback dropping records makes the result partial") {
     fixture f;
     // Every chunk holds a fact; collapse outputs never shrink.
-    f.map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    f.map_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto part = part_of(scripted_client::prompt_of(req));
       return scripted_client::reply(
         record_text("A fact: " + part.substr(0, 800), "a value", "3"));
     };
-    f.collapse_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    f.collapse_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       return scripted_client::reply(
         record_text(std::string(prompt.size() / 2, 'x'), "a value", "3"));
@@ -295,7 +295,7 @@ TEST_SUITE("actors") {
   TEST_CASE("an unparsable map output is re-asked with a different prompt") {
     fixture f;
     auto plain = f.map_fn;
-    f.map_fn = [plain](const chat_request& req) -> caf::expected<chat_reply> {
+    f.map_fn = [plain](const chat_request& req) -> llmmr::expected<chat_reply> {
       if (!has(scripted_client::prompt_of(req), "requested fields"))
         return scripted_client::reply("I am not sure what you want.");
       return plain(req);
@@ -327,7 +327,7 @@ TEST_SUITE("actors") {
     SUBCASE("requested and parsed") {
       fixture f;
       f.client->set_supports_json_schema(true);
-      f.map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+      f.map_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
         CHECK_FALSE(req.json_schema.empty());
         auto part = part_of(scripted_client::prompt_of(req));
         nlohmann::json out{{"extracted_information", ""},
@@ -339,7 +339,7 @@ TEST_SUITE("actors") {
             = part.substr(pos + 5, part.find('\n', pos) - pos - 5);
         return scripted_client::reply(out.dump());
       };
-      f.reduce_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+      f.reduce_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
         CHECK(has(req.json_schema, "answer"));
         nlohmann::json out{
           {"answer", "4711"}, {"rationale", "both"}, {"confidence", 4.5}};
@@ -364,7 +364,8 @@ TEST_SUITE("actors") {
     SUBCASE("a rejected schema is not asked for again") {
       fixture f;
       auto plain = f.map_fn;
-      f.map_fn = [plain](const chat_request& req) -> caf::expected<chat_reply> {
+      f.map_fn
+        = [plain](const chat_request& req) -> llmmr::expected<chat_reply> {
         if (!req.json_schema.empty())
           return make_error(error_kind::bad_request,
                             "400: response_format is not supported");
@@ -402,13 +403,13 @@ TEST_SUITE("actors") {
                           + " tokens) exceeds the available context size ("
                           + std::to_string(limit / 4) + " tokens)");
     };
-    f.map_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    f.map_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto part = part_of(scripted_client::prompt_of(req));
       return scripted_client::reply(record_text(
         "A clue: " + part.substr(0, 300) + " FACT47", "No information", "3"));
     };
     f.collapse_fn
-      = [too_long](const chat_request& req) -> caf::expected<chat_reply> {
+      = [too_long](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       if (auto err = too_long(prompt))
         return *err;
@@ -416,7 +417,7 @@ TEST_SUITE("actors") {
         record_text("Merged clues FACT47", "No information", "3"));
     };
     f.reduce_fn
-      = [too_long](const chat_request& req) -> caf::expected<chat_reply> {
+      = [too_long](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       if (auto err = too_long(prompt))
         return *err;

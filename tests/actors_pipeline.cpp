@@ -21,12 +21,12 @@
 #include <caf/scoped_actor.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/scripted_client.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/budget.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 
 #include "pipeline_fixture.hpp"
 
@@ -136,7 +136,7 @@ struct model_options {
 };
 
 scripted_client::script make_model(model_options opts = {}) {
-  return [opts](const chat_request& req) -> caf::expected<chat_reply> {
+  return [opts](const chat_request& req) -> llmmr::expected<chat_reply> {
     auto stage = stage_of_label(req.label);
     auto& prompt = scripted_client::prompt_of(req);
     if (stage == "map") {
@@ -408,7 +408,7 @@ TEST_SUITE("actors") {
     auto asked = std::make_shared<int>(0);
     auto model = make_model();
     fixture fx{
-      [asked, model](const chat_request& req) -> caf::expected<chat_reply> {
+      [asked, model](const chat_request& req) -> llmmr::expected<chat_reply> {
         auto& prompt = scripted_client::prompt_of(req);
         if (stage_of_label(req.label) == "map"
             && prompt.find("@@Paris") != std::string::npos && (*asked)++ == 0)

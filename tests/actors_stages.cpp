@@ -23,12 +23,12 @@
 #include "llmmr/actors/collapser_actor.hpp"
 #include "llmmr/actors/pipeline_context.hpp"
 #include "llmmr/actors/reducer_actor.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/scripted_client.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/calibration.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 
 #include "deterministic_system.hpp"
 
@@ -82,7 +82,7 @@ struct fixture : llmmr::test::deterministic_system {
                    = scripted_client::mode::synchronous,
                    pipeline_options opts = {}) {
     if (!model)
-      model = [](const chat_request&) -> caf::expected<chat_reply> {
+      model = [](const chat_request&) -> llmmr::expected<chat_reply> {
         return make_error(error_kind::bad_request, "no script");
       };
     client = std::make_shared<scripted_client>(std::move(model), mode);
@@ -134,16 +134,16 @@ struct fixture : llmmr::test::deterministic_system {
   }
 
   template <class T, class Handle>
-  caf::expected<T> read(Handle& rh) {
+  llmmr::expected<T> read(Handle& rh) {
     REQUIRE(has_reply());
-    caf::expected<T> out{make_error(error_kind::internal, "no answer")};
+    llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
     rh.receive([&](T& x) { out = std::move(x); },
                [&](caf::error& err) { out = std::move(err); });
     return out;
   }
 
   template <class T, class Handle, class... Ts>
-  caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
+  llmmr::expected<T> ask(const Handle& dest, Ts&&... xs) {
     auto rh = request(dest, std::forward<Ts>(xs)...);
     run();
     return read<T>(rh);
@@ -385,7 +385,7 @@ TEST_SUITE("actors") {
   // -- collapser --------------------------------------------------------------
 
   TEST_CASE("collapser actor: rounds until the records fit, provenance kept") {
-    fixture fx{[](const chat_request&) -> caf::expected<chat_reply> {
+    fixture fx{[](const chat_request&) -> llmmr::expected<chat_reply> {
       return scripted_client::reply(
         note_text("Clues point to Oslo.", "Oslo", 4));
     }};
@@ -420,7 +420,7 @@ TEST_SUITE("actors") {
   }
 
   TEST_CASE("collapser actor: never-shrinking outputs end in the fallback") {
-    fixture fx{[](const chat_request& req) -> caf::expected<chat_reply> {
+    fixture fx{[](const chat_request& req) -> llmmr::expected<chat_reply> {
       // As many words as the whole prompt: never smaller than the inputs.
       auto& prompt = scripted_client::prompt_of(req);
       std::string info;
@@ -444,7 +444,7 @@ TEST_SUITE("actors") {
   TEST_CASE("collapser actor: early groups and the collapse window") {
     pipeline_options opts;
     opts.collapse_window = 2;
-    fixture fx{[](const chat_request&) -> caf::expected<chat_reply> {
+    fixture fx{[](const chat_request&) -> llmmr::expected<chat_reply> {
                  return scripted_client::reply(
                    note_text("Clues point to Oslo.", "Oslo", 4));
                },
@@ -496,7 +496,7 @@ TEST_SUITE("actors") {
   // -- reducer ----------------------------------------------------------------
 
   TEST_CASE("reducer actor: a clean answer from the reduce call") {
-    fixture fx{[](const chat_request& req) -> caf::expected<chat_reply> {
+    fixture fx{[](const chat_request& req) -> llmmr::expected<chat_reply> {
       CHECK(req.label == "job 9 reduce");
       CHECK(scripted_client::prompt_of(req).find("Clue 1 points")
             != std::string::npos);
@@ -517,7 +517,7 @@ TEST_SUITE("actors") {
   }
 
   TEST_CASE("reducer actor: a truncated answer has confidence 0") {
-    fixture fx{[](const chat_request&) -> caf::expected<chat_reply> {
+    fixture fx{[](const chat_request&) -> llmmr::expected<chat_reply> {
       return scripted_client::reply("Rationale: both clues.\nAnswer: Oslo\n"
                                     "Confidence score: 5",
                                     "length");
@@ -531,7 +531,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("reducer actor: failed and timed-out calls are errors") {
     SUBCASE("the call fails") {
-      fixture fx{[](const chat_request&) -> caf::expected<chat_reply> {
+      fixture fx{[](const chat_request&) -> llmmr::expected<chat_reply> {
         return make_error(error_kind::server_error, "scripted 503");
       }};
       auto red = fx.keep(spawn_reducer(*fx.sys, fx.ctx, 4, fx.spec()));
@@ -546,7 +546,7 @@ TEST_SUITE("actors") {
     SUBCASE("the call never comes back") {
       pipeline_options opts;
       opts.call_timeout = 5s;
-      fixture fx{[](const chat_request&) -> caf::expected<chat_reply> {
+      fixture fx{[](const chat_request&) -> llmmr::expected<chat_reply> {
                    return scripted_client::reply("Answer: late");
                  },
                  scripted_client::mode::deferred, opts};

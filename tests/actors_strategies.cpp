@@ -28,11 +28,11 @@ namespace {
 /// Lines `Line <i> ...`; each chain worker writes as its notes the old notes
 /// plus the number of the first line of its chunk ("seen 0 | seen 37 ...").
 struct fixture : llmmr::test::pipeline_fixture {
-  std::function<caf::expected<chat_reply>(const chat_request&)> chain_fn;
-  std::function<caf::expected<chat_reply>(const chat_request&)> final_fn;
+  std::function<llmmr::expected<chat_reply>(const chat_request&)> chain_fn;
+  std::function<llmmr::expected<chat_reply>(const chat_request&)> final_fn;
 
   fixture() {
-    chain_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    chain_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       auto notes = between(prompt, "<notes>\n", "\n</notes>");
       auto part = between(prompt, "<part>\n", "\n</part>");
@@ -40,7 +40,7 @@ struct fixture : llmmr::test::pipeline_fixture {
       auto out = notes == "Nothing read yet." ? std::string{} : notes + " | ";
       return scripted_client::reply(out + "seen " + first);
     };
-    final_fn = [](const chat_request& req) -> caf::expected<chat_reply> {
+    final_fn = [](const chat_request& req) -> llmmr::expected<chat_reply> {
       auto& prompt = scripted_client::prompt_of(req);
       auto answer = has(prompt, "TAILMARK") ? "tail seen" : "no tail";
       return scripted_client::reply(std::string{"Rationale: read it.\nAnswer: "}
@@ -121,7 +121,8 @@ TEST_SUITE("actors") {
             "with the previous notes") {
     fixture f;
     auto inner = f.chain_fn;
-    f.chain_fn = [inner](const chat_request& req) -> caf::expected<chat_reply> {
+    f.chain_fn
+      = [inner](const chat_request& req) -> llmmr::expected<chat_reply> {
       if (req.label == "job 1 chain 1")
         return make_error(error_kind::server_error, "boom");
       return inner(req);
@@ -157,7 +158,7 @@ TEST_SUITE("actors") {
   TEST_CASE("chain: a cancelled job stops its chain") {
     fixture f;
     f.client = std::make_shared<scripted_client>(
-      [](const chat_request&) -> caf::expected<chat_reply> {
+      [](const chat_request&) -> llmmr::expected<chat_reply> {
         return scripted_client::reply("seen something");
       },
       scripted_client::mode::deferred);
@@ -194,7 +195,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("chain: too many failed worker calls fail the job") {
     fixture f;
-    f.chain_fn = [](const chat_request&) -> caf::expected<chat_reply> {
+    f.chain_fn = [](const chat_request&) -> llmmr::expected<chat_reply> {
       return make_error(error_kind::server_error, "boom");
     };
     auto res = f.job(spec_for(strategy::chain), lines(300));
@@ -206,7 +207,8 @@ TEST_SUITE("actors") {
   TEST_CASE("chain: an empty worker reply is re-asked once") {
     fixture f;
     auto inner = f.chain_fn;
-    f.chain_fn = [inner](const chat_request& req) -> caf::expected<chat_reply> {
+    f.chain_fn
+      = [inner](const chat_request& req) -> llmmr::expected<chat_reply> {
       if (req.label == "job 1 chain 0")
         return scripted_client::reply("");
       return inner(req);
@@ -221,7 +223,7 @@ TEST_SUITE("actors") {
 
   TEST_CASE("chain: a manager reply that stays cut off fails with truncated") {
     fixture f;
-    f.final_fn = [](const chat_request&) -> caf::expected<chat_reply> {
+    f.final_fn = [](const chat_request&) -> llmmr::expected<chat_reply> {
       return scripted_client::reply("Rationale: the notes say that", "length");
     };
     auto res = f.job(spec_for(strategy::chain), lines(300));
@@ -287,7 +289,7 @@ TEST_SUITE("actors") {
     fixture f;
     int rejected = 0;
     f.final_fn
-      = [&rejected](const chat_request& req) -> caf::expected<chat_reply> {
+      = [&rejected](const chat_request& req) -> llmmr::expected<chat_reply> {
       if (rejected++ == 0)
         return make_error(error_kind::context_length_exceeded,
                           "maximum context length is 1000 tokens. However, "

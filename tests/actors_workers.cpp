@@ -18,7 +18,7 @@
 
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/pipeline_context.hpp"
-#include "llmmr/messages/registration.hpp"
+#include "llmmr/actors/registration.hpp"
 
 using namespace llmmr;
 using namespace std::chrono_literals;

@@ -94,14 +94,16 @@ chat_request ask(std::string text, bool stream = false,
 }
 
 /// Waits for one call, failing the test instead of hanging.
-caf::expected<chat_reply> call(llm_client& client, chat_request req,
-                               std::string* deltas = nullptr) {
-  auto result = std::make_shared<std::promise<caf::expected<chat_reply>>>();
+llmmr::expected<chat_reply> call(llm_client& client, chat_request req,
+                                 std::string* deltas = nullptr) {
+  auto result = std::make_shared<std::promise<llmmr::expected<chat_reply>>>();
   auto fut = result->get_future();
   auto acc = std::make_shared<std::string>();
   client.chat(
     std::move(req),
-    [result](caf::expected<chat_reply> r) { result->set_value(std::move(r)); },
+    [result](llmmr::expected<chat_reply> r) {
+      result->set_value(std::move(r));
+    },
     [acc](std::string_view d) { *acc += d; });
   REQUIRE(fut.wait_for(60s) == std::future_status::ready);
   auto r = fut.get();
@@ -277,7 +279,7 @@ TEST_SUITE("backends") {
     std::promise<void> all_done;
     for (int i = 0; i < n; ++i)
       (*client)->chat(ask("question " + std::to_string(i), i % 2 == 0),
-                      [&](caf::expected<chat_reply> r) {
+                      [&](llmmr::expected<chat_reply> r) {
                         if (r)
                           ++ok;
                         if (++done == n)
@@ -568,11 +570,11 @@ TEST_SUITE("backends") {
     eopts.max_concurrency = 1;
     auto client = http_client::make(eopts, quick_timeouts());
     REQUIRE(client);
-    std::vector<std::future<caf::expected<chat_reply>>> futs;
+    std::vector<std::future<llmmr::expected<chat_reply>>> futs;
     for (int i = 0; i < 3; ++i) {
-      auto p = std::make_shared<std::promise<caf::expected<chat_reply>>>();
+      auto p = std::make_shared<std::promise<llmmr::expected<chat_reply>>>();
       futs.push_back(p->get_future());
-      (*client)->chat(ask("hi"), [p](caf::expected<chat_reply> r) {
+      (*client)->chat(ask("hi"), [p](llmmr::expected<chat_reply> r) {
         p->set_value(std::move(r));
       });
     }
@@ -648,7 +650,7 @@ TEST_SUITE("backends") {
     for (int i = 0; i < n; ++i) {
       auto t0 = steady_clock::now();
       (*client)->chat(ask("question " + std::to_string(i), i % 2 == 0),
-                      [&, t0](caf::expected<chat_reply> r) {
+                      [&, t0](llmmr::expected<chat_reply> r) {
                         outcome o;
                         o.ok = static_cast<bool>(r);
                         if (!r)

@@ -536,9 +536,9 @@ TEST_SUITE("backends") {
     opts.seed = 1;
     opts.initial_backoff = 100ms;
     retrying_client client{inner, opts, sched.fn()};
-    std::optional<caf::expected<chat_reply>> result;
+    std::optional<llmmr::expected<chat_reply>> result;
     client.chat(chat_request{},
-                [&](caf::expected<chat_reply> r) { result = std::move(r); });
+                [&](llmmr::expected<chat_reply> r) { result = std::move(r); });
     REQUIRE(result);
     REQUIRE(*result);
     CHECK_EQ((*result)->attempts, 3u);
@@ -558,9 +558,10 @@ TEST_SUITE("backends") {
         std::vector<o>{{kind, false, -1}, {error_kind::none, false, -1}});
       recording_scheduler sched;
       retrying_client client{inner, retry_options{}, sched.fn()};
-      std::optional<caf::expected<chat_reply>> result;
-      client.chat(chat_request{},
-                  [&](caf::expected<chat_reply> r) { result = std::move(r); });
+      std::optional<llmmr::expected<chat_reply>> result;
+      client.chat(chat_request{}, [&](llmmr::expected<chat_reply> r) {
+        result = std::move(r);
+      });
       REQUIRE(result);
       REQUIRE(!*result);
       CHECK_EQ(kind_of(result->error()), kind);
@@ -578,9 +579,10 @@ TEST_SUITE("backends") {
       retry_options opts;
       opts.max_attempts = 4;
       retrying_client client{inner, opts, sched.fn()};
-      std::optional<caf::expected<chat_reply>> result;
-      client.chat(chat_request{},
-                  [&](caf::expected<chat_reply> r) { result = std::move(r); });
+      std::optional<llmmr::expected<chat_reply>> result;
+      client.chat(chat_request{}, [&](llmmr::expected<chat_reply> r) {
+        result = std::move(r);
+      });
       REQUIRE(result);
       CHECK_EQ(kind_of(result->error()), error_kind::unreachable);
       CHECK_EQ(inner->calls, 4);
@@ -600,9 +602,10 @@ TEST_SUITE("backends") {
                                f();
                              }};
       client.set_clock([&now] { return now; });
-      std::optional<caf::expected<chat_reply>> result;
-      client.chat(chat_request{},
-                  [&](caf::expected<chat_reply> r) { result = std::move(r); });
+      std::optional<llmmr::expected<chat_reply>> result;
+      client.chat(chat_request{}, [&](llmmr::expected<chat_reply> r) {
+        result = std::move(r);
+      });
       REQUIRE(result);
       CHECK_FALSE(*result);
       CHECK_EQ(inner->calls, 10); // waits at 0..9 s, the 10th would reach 10 s
@@ -624,7 +627,7 @@ TEST_SUITE("backends") {
     int failures = 0;
     auto call = [&] {
       pool.try_chat(chat_request{},
-                    [&](caf::expected<chat_reply> r, attempt_info info) {
+                    [&](llmmr::expected<chat_reply> r, attempt_info info) {
                       if (r)
                         answered_by.push_back(r->endpoint);
                       else
@@ -672,7 +675,7 @@ TEST_SUITE("backends") {
     auto call = [&] {
       now += 1ms;
       pool.try_chat(chat_request{},
-                    [&](caf::expected<chat_reply>, attempt_info info) {
+                    [&](llmmr::expected<chat_reply>, attempt_info info) {
                       tried.push_back(info.endpoint);
                     });
     };

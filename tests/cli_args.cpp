@@ -22,7 +22,7 @@ constexpr std::array<option_spec, 3> specs{{
   {"json", false, "print JSON"},
 }};
 
-caf::expected<parsed_args> parse(std::vector<std::string_view> args) {
+llmmr::expected<parsed_args> parse(std::vector<std::string_view> args) {
   return parse_args("test", arg_list{args}, specs);
 }
 

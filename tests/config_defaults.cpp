@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "config_test_util.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/config/settings.hpp"
-#include "llmmr/tests/config_test_util.hpp"
 #include "llmmr/tools/pipeline_settings.hpp"
 
 using namespace llmmr;

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config_test_util.hpp"
 #include "llmmr/config/settings.hpp"
-#include "llmmr/tests/config_test_util.hpp"
 
 using namespace llmmr;
 using llmmr::testing::message_of;

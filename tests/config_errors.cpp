@@ -4,8 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "config_test_util.hpp"
 #include "llmmr/config/settings.hpp"
-#include "llmmr/tests/config_test_util.hpp"
 
 using namespace llmmr;
 using llmmr::testing::message_of;

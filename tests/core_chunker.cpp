@@ -122,7 +122,7 @@ std::string random_document(std::mt19937& rng, size_t target) {
 
 /// Feeds `doc` to a fresh chunker in random pieces (which may split UTF-8
 /// sequences) and collects all chunks.
-caf::expected<std::vector<chunk>>
+llmmr::expected<std::vector<chunk>>
 chunk_in_pieces(std::string_view doc, const tokenizer& tok,
                 chunker_options opts, std::mt19937& rng, size_t max_piece) {
   chunker ch{tok, opts};
@@ -168,7 +168,7 @@ void check_invariants(std::string_view doc, const std::vector<chunk>& chunks,
   CHECK(joined == doc);
 }
 
-std::vector<chunk> must(caf::expected<std::vector<chunk>> x) {
+std::vector<chunk> must(llmmr::expected<std::vector<chunk>> x) {
   if (!x)
     FAIL(describe(x.error()));
   return std::move(*x);

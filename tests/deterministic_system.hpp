@@ -11,7 +11,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "llmmr/messages/registration.hpp"
+#include "llmmr/actors/registration.hpp"
 
 namespace llmmr::test {
 

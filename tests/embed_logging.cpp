@@ -21,10 +21,10 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/log.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "test_support.hpp"
 

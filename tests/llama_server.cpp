@@ -264,11 +264,12 @@ TEST_SUITE("llama") {
       req.messages.push_back({"user", std::move(prompt)});
       req.max_tokens = 16;
       req.stream = stream;
-      std::promise<caf::expected<llmmr::chat_reply>> done;
+      std::promise<llmmr::expected<llmmr::chat_reply>> done;
       auto fut = done.get_future();
-      (*client)->chat(std::move(req), [&](caf::expected<llmmr::chat_reply> x) {
-        done.set_value(std::move(x));
-      });
+      (*client)->chat(std::move(req),
+                      [&](llmmr::expected<llmmr::chat_reply> x) {
+                        done.set_value(std::move(x));
+                      });
       return fut.get();
     };
     for (bool stream : {false, true}) {

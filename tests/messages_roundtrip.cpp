@@ -9,6 +9,7 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/message.hpp>
 
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/messages/calibration_request.hpp"
 #include "llmmr/messages/chain_notes.hpp"
 #include "llmmr/messages/chunk.hpp"
@@ -23,7 +24,6 @@
 #include "llmmr/messages/progress_event.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/reduce_result.hpp"
-#include "llmmr/messages/registration.hpp"
 
 using namespace llmmr;
 

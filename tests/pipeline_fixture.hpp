@@ -91,9 +91,9 @@ struct pipeline_fixture : deterministic_system {
 
   /// Reads the answer of `rh` (which must have arrived).
   template <class T, class Handle>
-  caf::expected<T> read(Handle& rh) {
+  llmmr::expected<T> read(Handle& rh) {
     REQUIRE(has_reply());
-    caf::expected<T> out{make_error(error_kind::internal, "no answer")};
+    llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
     rh.receive([&](T& x) { out = std::move(x); },
                [&](caf::error& err) { out = std::move(err); });
     return out;
@@ -101,14 +101,14 @@ struct pipeline_fixture : deterministic_system {
 
   /// Sends a request, runs everything and returns the answer.
   template <class T, class... Ts>
-  caf::expected<T> ask(Ts&&... xs) {
+  llmmr::expected<T> ask(Ts&&... xs) {
     auto rh = request(std::forward<Ts>(xs)...);
     run();
     return read<T>(rh);
   }
 
   /// Runs a whole job and returns its result (or the submission's error).
-  caf::expected<job_result> job(job_spec spec, std::string doc) {
+  llmmr::expected<job_result> job(job_spec spec, std::string doc) {
     if (!pipe.actor)
       start();
     auto id

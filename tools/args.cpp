@@ -30,7 +30,7 @@ std::vector<std::string> parsed_args::all(std::string_view name) const {
   return result;
 }
 
-caf::expected<std::optional<uint64_t>>
+expected<std::optional<uint64_t>>
 parsed_args::get_uint(std::string_view name) const {
   auto str = get(name);
   if (!str)
@@ -46,7 +46,7 @@ parsed_args::get_uint(std::string_view name) const {
   return std::optional<uint64_t>{value};
 }
 
-caf::expected<std::optional<double>>
+expected<std::optional<double>>
 parsed_args::get_double(std::string_view name) const {
   auto str = get(name);
   if (!str)
@@ -61,8 +61,8 @@ parsed_args::get_double(std::string_view name) const {
   return std::optional<double>{value};
 }
 
-caf::expected<parsed_args> parse_args(std::string_view command, arg_list args,
-                                      std::span<const option_spec> specs) {
+expected<parsed_args> parse_args(std::string_view command, arg_list args,
+                                 std::span<const option_spec> specs) {
   // CLI11 does the parsing; the option table stays ours so that every
   // command keeps its flags and help text. Every option may be repeated (the
   // last value wins for `get`, `all` returns each in order).
@@ -148,7 +148,7 @@ void print_usage(std::string_view command, std::string_view synopsis,
                 spec.help.data());
 }
 
-void print_error(std::string_view command, const caf::error& err) {
+void print_error(std::string_view command, const error& err) {
   std::fprintf(stderr, "llmmr %.*s: %s\n", static_cast<int>(command.size()),
                command.data(), describe(err).c_str());
 }

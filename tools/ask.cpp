@@ -13,11 +13,11 @@
 #include <caf/actor_system_config.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/server_tokenizer.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
@@ -143,7 +143,7 @@ int run_ask(arg_list raw) {
   }
   auto outcome = run_streamed_job(
     sys, *pipeline, std::move(spec),
-    [&path](const std::function<caf::error(std::string_view)>& consume) {
+    [&path](const std::function<error(std::string_view)>& consume) {
       return read_document(path, consume);
     },
     mode, size_hint);

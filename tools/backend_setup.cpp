@@ -23,7 +23,7 @@ std::chrono::milliseconds ms(uint64_t x) {
   return std::chrono::milliseconds{static_cast<int64_t>(x)};
 }
 
-caf::error with_endpoint(const caf::error& err, const std::string& url) {
+error with_endpoint(const error& err, const std::string& url) {
   auto text = describe(err);
   // describe() reads "kind: text"; keep only the text.
   if (auto pos = text.find(": "); pos != std::string::npos)
@@ -33,7 +33,7 @@ caf::error with_endpoint(const caf::error& err, const std::string& url) {
 
 } // namespace
 
-caf::expected<backend_options> to_backend_options(const settings& s) {
+expected<backend_options> to_backend_options(const settings& s) {
   backend_options out;
   for (size_t i = 0; i < s.endpoints.size(); ++i) {
     const auto& ep = s.endpoints[i];
@@ -103,8 +103,8 @@ std::optional<uint64_t> discover_slots(http_client& client) {
 
 /// Asks `/v1/models` until the server stops answering `503` (llama.cpp says
 /// "Loading model" while it starts), for at most `limit_ms`.
-caf::expected<raw_response> wait_until_loaded(http_client& client,
-                                              uint64_t limit_ms) {
+expected<raw_response> wait_until_loaded(http_client& client,
+                                         uint64_t limit_ms) {
   auto deadline
     = std::chrono::steady_clock::now() + std::chrono::milliseconds{limit_ms};
   for (;;) {
@@ -118,7 +118,7 @@ caf::expected<raw_response> wait_until_loaded(http_client& client,
 
 } // namespace
 
-caf::expected<backend> connect_backend(const settings& s) {
+expected<backend> connect_backend(const settings& s) {
   auto opts = to_backend_options(s);
   if (!opts)
     return std::move(opts.error());

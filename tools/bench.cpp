@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/budget.hpp"
@@ -32,7 +33,6 @@
 #include "llmmr/core/hf_tokenizer.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/tiktoken.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/streamed_job.hpp"
@@ -131,8 +131,8 @@ std::string mixed_text(size_t bytes) {
 
 /// Chunks `doc` for a qa job with L = 4096 with `tok`; returns seconds and
 /// chunk (map call) count.
-caf::expected<std::pair<double, size_t>> chunk_with(const std::string& doc,
-                                                    const tokenizer& tok) {
+expected<std::pair<double, size_t>> chunk_with(const std::string& doc,
+                                               const tokenizer& tok) {
   job_spec spec;
   spec.question = "Which decision did the committee postpone, and why?";
   auto lib = prompt_library::builtin();
@@ -161,26 +161,25 @@ struct job_figures {
 /// waiting for each acknowledgement (the pipeline's backpressure), and
 /// returns the job's figures. The document never exists in memory whole.
 /// The job runs through the CLI's one streaming job runner.
-caf::expected<job_figures> run_filler_job(caf::actor_system& sys,
-                                          const pipeline_handle& pipeline,
-                                          const tokenizer& tok, uint64_t tokens,
-                                          uint64_t seed) {
+expected<job_figures> run_filler_job(caf::actor_system& sys,
+                                     const pipeline_handle& pipeline,
+                                     const tokenizer& tok, uint64_t tokens,
+                                     uint64_t seed) {
   job_spec spec;
   spec.question = "What is the secret passphrase?";
   spec.profile = task_profile::retrieval;
-  auto source
-    = [&](const std::function<caf::error(std::string_view)>& consume) {
-        filler_text gen{seed};
-        uint64_t sent = 0;
-        while (sent < tokens) {
-          std::string piece;
-          fill(piece, gen, tok, 20000);
-          sent += tok.count(piece);
-          if (auto err = consume(piece))
-            return err;
-        }
-        return caf::error{};
-      };
+  auto source = [&](const std::function<error(std::string_view)>& consume) {
+    filler_text gen{seed};
+    uint64_t sent = 0;
+    while (sent < tokens) {
+      std::string piece;
+      fill(piece, gen, tok, 20000);
+      sent += tok.count(piece);
+      if (auto err = consume(piece))
+        return err;
+    }
+    return error{};
+  };
   auto start = clock_type::now();
   auto outcome = run_streamed_job(sys, pipeline, std::move(spec), source,
                                   progress_mode::none);

@@ -6,9 +6,9 @@
 
 namespace llmmr::cli {
 
-caf::error
-add_set_overrides(const parsed_args& args,
-                  std::vector<std::pair<std::string, std::string>>& overrides) {
+error add_set_overrides(
+  const parsed_args& args,
+  std::vector<std::pair<std::string, std::string>>& overrides) {
   for (const auto& kv : args.all("set")) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -19,7 +19,7 @@ add_set_overrides(const parsed_args& args,
   return {};
 }
 
-caf::expected<settings_sources>
+expected<settings_sources>
 settings_sources_from(const parsed_args& args,
                       std::span<const flag_key> flags) {
   settings_sources src;

@@ -15,12 +15,12 @@
 #include <spdlog/spdlog.h>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/haystack.hpp"
 #include "llmmr/core/log.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
@@ -74,10 +74,10 @@ int run_demo(arg_list raw) {
   auto seed_arg = args->get_uint("seed");
   auto depth_arg = args->get_double("depth");
   auto fault_arg = args->get_double("fault-rate");
-  for (const caf::error* err : {tokens ? nullptr : &tokens.error(),
-                                seed_arg ? nullptr : &seed_arg.error(),
-                                depth_arg ? nullptr : &depth_arg.error(),
-                                fault_arg ? nullptr : &fault_arg.error()})
+  for (const error* err : {tokens ? nullptr : &tokens.error(),
+                           seed_arg ? nullptr : &seed_arg.error(),
+                           depth_arg ? nullptr : &depth_arg.error(),
+                           fault_arg ? nullptr : &fault_arg.error()})
     if (err != nullptr) {
       print_error("demo", *err);
       return exit_usage;

@@ -10,10 +10,9 @@
 
 namespace llmmr::cli {
 
-caf::error
-read_document(const std::string& path,
-              const std::function<caf::error(std::string_view)>& consume,
-              size_t piece_size) {
+error read_document(const std::string& path,
+                    const std::function<error(std::string_view)>& consume,
+                    size_t piece_size) {
   FILE* file = nullptr;
   std::unique_ptr<FILE, int (*)(FILE*)> owner{nullptr, &std::fclose};
   if (path == "-") {
@@ -35,7 +34,7 @@ read_document(const std::string& path,
       if (std::ferror(file))
         return make_error(error_kind::input, "cannot read '" + path
                                                + "': " + std::strerror(errno));
-      return caf::none;
+      return error{};
     }
   }
 }

@@ -25,7 +25,7 @@ int run_eval_score(arg_list args);
 // -- shared by the subcommands ------------------------------------------------
 
 /// Parses `--task NAME` as an InfiniteBench task.
-caf::expected<infinitebench_task> task_arg(const parsed_args& args) {
+expected<infinitebench_task> task_arg(const parsed_args& args) {
   auto name = args.get("task");
   if (!name)
     return make_error(error_kind::usage, "--task is required (one of: "
@@ -50,14 +50,14 @@ struct eval_subcommand {
   int (*run)(arg_list args);
 };
 
-int fail(std::string_view command, const caf::error& err, int code) {
+int fail(std::string_view command, const error& err, int code) {
   print_error(command, err);
   return code;
 }
 
 /// The lines of a JSONL prediction file, each parsed as an object that
 /// keeps its key order; blank lines are kept as `null`.
-caf::expected<std::vector<nlohmann::ordered_json>>
+expected<std::vector<nlohmann::ordered_json>>
 read_jsonl(const std::string& path) {
   std::ifstream file;
   auto* in = open_input(path, file);

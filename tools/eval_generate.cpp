@@ -69,7 +69,7 @@ int run_generate(arg_list raw) {
   auto length = args->get_uint("length-tokens");
   auto seed = args->get_uint("seed");
   auto depth = args->get_double("depth");
-  for (const caf::error* err :
+  for (const error* err :
        {count ? nullptr : &count.error(), length ? nullptr : &length.error(),
         seed ? nullptr : &seed.error(), depth ? nullptr : &depth.error()})
     if (err != nullptr)

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/answer_extractor.hpp"
 #include "llmmr/core/calibration_report.hpp"
@@ -30,7 +31,6 @@
 #include "llmmr/core/infinitebench_score.hpp"
 #include "llmmr/core/reliability_diagram.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/messages/strategy.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
@@ -86,7 +86,7 @@ constexpr flag_key run_flag_keys[] = {
   {"max-tokens", "job.max_tokens"},
 };
 
-caf::expected<std::vector<strategy>> strategies_arg(const parsed_args& args) {
+expected<std::vector<strategy>> strategies_arg(const parsed_args& args) {
   std::vector<strategy> out;
   auto text = args.get("strategy").value_or("mapreduce");
   std::stringstream in{text};
@@ -138,8 +138,7 @@ public:
 
   /// The next example and its line number, nothing at the end (of the file
   /// or of the limit), or the first error; after an error always nothing.
-  caf::expected<std::optional<std::pair<infinitebench_example, size_t>>>
-  next() {
+  expected<std::optional<std::pair<infinitebench_example, size_t>>> next() {
     std::lock_guard guard{mtx_};
     if (stopped_)
       return std::nullopt;
@@ -266,15 +265,15 @@ ordered_json run_example(const run_context& ctx, strategy s,
 /// Runs the examples of `reader` not yet in the prediction file of `run`
 /// with `parallel` threads, appending each line as it finishes. Returns the
 /// first data error.
-caf::error run_strategy(const run_context& ctx, strategy_run& run,
-                        example_reader& reader, size_t parallel,
-                        const std::set<std::string>& done) {
+error run_strategy(const run_context& ctx, strategy_run& run,
+                   example_reader& reader, size_t parallel,
+                   const std::set<std::string>& done) {
   std::ofstream out{run.preds_path, std::ios::binary | std::ios::app};
   if (!out)
     return make_error(error_kind::input,
                       "cannot write '" + run.preds_path + "'");
   std::mutex mtx;
-  caf::error first_error;
+  error first_error;
   std::atomic<size_t> started{0};
   auto worker = [&] {
     for (;;) {
@@ -487,8 +486,8 @@ int run_infinitebench(arg_list raw) {
     return fail_with(run_name, scorer.error(), exit_usage);
   auto limit = args->get_uint("limit");
   auto parallel = args->get_uint("parallel");
-  for (const caf::error* err : {limit ? nullptr : &limit.error(),
-                                parallel ? nullptr : &parallel.error()})
+  for (const error* err : {limit ? nullptr : &limit.error(),
+                           parallel ? nullptr : &parallel.error()})
     if (err != nullptr)
       return fail_with(run_name, *err, exit_usage);
   for (auto flag : {"budget", "max-tokens"})

@@ -27,7 +27,7 @@ constexpr option_spec score_options[] = {
 
 constexpr std::string_view score_name = "eval score";
 
-int fail(const caf::error& err, int code) {
+int fail(const error& err, int code) {
   print_error(score_name, err);
   return code;
 }

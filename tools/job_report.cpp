@@ -14,7 +14,7 @@ namespace llmmr::cli {
 
 // -- results ------------------------------------------------------------------
 
-int exit_code_for(const caf::error& err) {
+int exit_code_for(const error& err) {
   switch (kind_of(err)) {
   case error_kind::none:
     return exit_ok;

@@ -2,7 +2,7 @@
 
 namespace llmmr::cli {
 
-caf::expected<local_sim> start_local_sim(uint64_t seed, double fault_rate) {
+expected<local_sim> start_local_sim(uint64_t seed, double fault_rate) {
   sim::sim_options opts;
   opts.host = "127.0.0.1";
   opts.port = 0;

@@ -15,7 +15,7 @@
 
 namespace llmmr::cli {
 
-caf::error configure_logging(const settings& s) {
+error configure_logging(const settings& s) {
   try {
     if (!s.log.file.empty()) {
       set_log_sinks(

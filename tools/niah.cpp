@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/core/answer_match.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
@@ -37,7 +38,6 @@
 #include "llmmr/core/niah_haystack.hpp"
 #include "llmmr/core/svg_heatmap.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
@@ -99,7 +99,7 @@ constexpr flag_key niah_flag_keys[] = {
 };
 
 /// The description of `err` without its "kind: " prefix.
-std::string error_text(const caf::error& err) {
+std::string error_text(const error& err) {
   auto text = describe(err);
   if (auto pos = text.find(": "); pos != std::string::npos)
     text = text.substr(pos + 2);
@@ -344,10 +344,10 @@ int run_niah(arg_list raw) {
   auto seed_arg = args->get_uint("seed");
   auto parallel_arg = args->get_uint("parallel");
   auto fault_arg = args->get_double("fault-rate");
-  for (const caf::error* err : {needles_arg ? nullptr : &needles_arg.error(),
-                                seed_arg ? nullptr : &seed_arg.error(),
-                                parallel_arg ? nullptr : &parallel_arg.error(),
-                                fault_arg ? nullptr : &fault_arg.error()})
+  for (const error* err : {needles_arg ? nullptr : &needles_arg.error(),
+                           seed_arg ? nullptr : &seed_arg.error(),
+                           parallel_arg ? nullptr : &parallel_arg.error(),
+                           fault_arg ? nullptr : &fault_arg.error()})
     if (err != nullptr) {
       print_error("niah", *err);
       return exit_usage;
@@ -545,7 +545,7 @@ int run_niah(arg_list raw) {
                  at_once.c_str());
   }
 
-  auto write_results = [&]() -> caf::error {
+  auto write_results = [&]() -> error {
     // Called with state.mtx held.
     sort_cells(state.cells);
     json doc{{"settings", settings_doc},
@@ -553,7 +553,7 @@ int run_niah(arg_list raw) {
              {"summary", niah_summary(state.cells, grid.cells())}};
     return write_file_atomically(results_path, doc.dump(2) + "\n");
   };
-  auto write_heatmap = [&]() -> caf::error {
+  auto write_heatmap = [&]() -> error {
     // Called with state.mtx held, after write_results.
     auto sum = niah_summary(state.cells, grid.cells());
     std::string title = "Needle in a haystack: llmmr "

@@ -47,7 +47,7 @@ struct chunk_row {
   uint32_t tokens;
 };
 
-int fail(const caf::error& err, int code) {
+int fail(const error& err, int code) {
   print_error("plan", err);
   return code;
 }
@@ -131,7 +131,7 @@ int run_plan(arg_list raw_args) {
     for (auto& c : chunks)
       rows.push_back({c.index, c.range.begin, c.range.end, c.tokens});
   };
-  auto err = read_document(*doc, [&](std::string_view piece) -> caf::error {
+  auto err = read_document(*doc, [&](std::string_view piece) -> error {
     auto chunks = splitter.feed(piece);
     if (!chunks)
       return chunks.error();
@@ -142,7 +142,7 @@ int run_plan(arg_list raw_args) {
         return more.error();
       chain_chunks += more->size();
     }
-    return caf::none;
+    return error{};
   });
   if (err)
     return fail(err, exit_input);

@@ -18,7 +18,7 @@ std::string scorer_label(infinitebench_scorer x) {
            : "llmxmapreduce (LLM×MapReduce's modified rules)";
 }
 
-caf::expected<infinitebench_scorer> scorer_arg(const parsed_args& args) {
+expected<infinitebench_scorer> scorer_arg(const parsed_args& args) {
   auto name = args.get("scorer").value_or("official");
   infinitebench_scorer result;
   if (from_string(name, result))
@@ -40,7 +40,7 @@ std::vector<std::string> truth_strings(const ordered_json& truth) {
   return out;
 }
 
-caf::expected<std::vector<prediction_line>>
+expected<std::vector<prediction_line>>
 read_predictions(const std::string& path, bool missing_ok, bool repair) {
   std::vector<prediction_line> out;
   std::ifstream in{path, std::ios::binary};
@@ -175,7 +175,7 @@ void print_calibration(FILE* out, const calibration_report& r,
   }
 }
 
-caf::error write_text_file(const std::string& path, const std::string& text) {
+error write_text_file(const std::string& path, const std::string& text) {
   std::ofstream file{path, std::ios::binary | std::ios::trunc};
   file << text;
   file.flush();

@@ -22,8 +22,7 @@ int stop_signals::wait() {
   return sig;
 }
 
-caf::error write_file_atomically(const std::string& path,
-                                 std::string_view content) {
+error write_file_atomically(const std::string& path, std::string_view content) {
   auto tmp = path + ".tmp";
   {
     std::ofstream out{tmp, std::ios::trunc | std::ios::binary};
@@ -38,7 +37,7 @@ caf::error write_file_atomically(const std::string& path,
   return {};
 }
 
-caf::error write_port_file(const std::string& path, uint16_t port) {
+error write_port_file(const std::string& path, uint16_t port) {
   return write_file_atomically(path, std::to_string(port) + "\n");
 }
 

@@ -47,8 +47,8 @@ constexpr std::string_view synopsis
   = "[--host H] [--port P] [--port-file F] [options]";
 
 template <class T>
-caf::error get_uint(const parsed_args& args, std::string_view name, T& out,
-                    uint64_t max) {
+error get_uint(const parsed_args& args, std::string_view name, T& out,
+               uint64_t max) {
   auto x = args.get_uint(name);
   if (!x)
     return std::move(x.error());
@@ -61,7 +61,7 @@ caf::error get_uint(const parsed_args& args, std::string_view name, T& out,
   return {};
 }
 
-caf::expected<sim::sim_options> make_options(const parsed_args& args) {
+expected<sim::sim_options> make_options(const parsed_args& args) {
   sim::sim_options opts;
   if (auto x = args.get("host"))
     opts.host = *x;
@@ -76,7 +76,7 @@ caf::expected<sim::sim_options> make_options(const parsed_args& args) {
   if (opts.tls_cert_file.empty() != opts.tls_key_file.empty())
     return make_error(error_kind::usage,
                       "--tls-cert and --tls-key go together");
-  caf::error err;
+  error err;
   if ((err = get_uint(args, "port", opts.port, 65535))
       || (err
           = get_uint(args, "context-window", opts.context_window, UINT32_MAX))

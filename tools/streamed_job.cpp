@@ -193,13 +193,12 @@ progress_mode default_progress_mode() {
 }
 
 document_source text_source(std::string_view text, size_t piece) {
-  return
-    [text, piece](const std::function<caf::error(std::string_view)>& consume) {
-      for (size_t pos = 0; pos < text.size(); pos += piece)
-        if (auto err = consume(text.substr(pos, piece)))
-          return err;
-      return caf::error{};
-    };
+  return [text, piece](const std::function<error(std::string_view)>& consume) {
+    for (size_t pos = 0; pos < text.size(); pos += piece)
+      if (auto err = consume(text.substr(pos, piece)))
+        return err;
+    return error{};
+  };
 }
 
 job_outcome run_streamed_job(caf::actor_system& sys,
@@ -209,8 +208,8 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   job_outcome out;
   auto t0 = clock_type::now();
   caf::scoped_actor self{sys};
-  caf::error err;
-  auto keep_error = [&err](caf::error& x) { err = std::move(x); };
+  error err;
+  auto keep_error = [&err](error& x) { err = std::move(x); };
   self
     ->request(pipeline.actor, caf::infinite, job_start_atom::value,
               std::move(spec))
@@ -227,10 +226,10 @@ job_outcome run_streamed_job(caf::actor_system& sys,
     .receive([](bool) {}, keep_error);
   // Feed the document, one acknowledged piece at a time.
   bool job_refused = false;
-  caf::error source_err;
+  error source_err;
   if (!err) {
-    source_err = source([&](std::string_view piece) -> caf::error {
-      caf::error piece_err;
+    source_err = source([&](std::string_view piece) -> error {
+      error piece_err;
       self
         ->request(pipeline.actor, caf::infinite, job_piece_atom::value, id,
                   std::string{piece})
@@ -238,7 +237,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
           [&](uint64_t bytes) {
             self->send(printer, progress_bytes_atom::value, bytes);
           },
-          [&](caf::error& x) { piece_err = std::move(x); });
+          [&](error& x) { piece_err = std::move(x); });
       if (piece_err)
         job_refused = true;
       return piece_err;
@@ -252,19 +251,19 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   if (!err && !job_refused)
     self->request(pipeline.actor, caf::infinite, job_end_atom::value, id)
       .receive([](uint32_t) {},
-               [](caf::error&) {
+               [](error&) {
                  // The job's own error arrives with its result.
                });
   // The result (or the job's error, also when a piece was refused).
   self->request(pipeline.actor, caf::infinite, job_result_atom::value, id)
     .receive([&](job_result& res) { out.result = std::move(res); },
-             [&](caf::error& x) { out.result = std::move(x); });
+             [&](error& x) { out.result = std::move(x); });
   if (err)
     out.result = std::move(err);
   out.wall_us = micros_since(t0);
   self->request(printer, caf::infinite, progress_done_atom::value)
     .receive([&](progress_event& ev) { out.last = std::move(ev); },
-             [](caf::error&) {});
+             [](error&) {});
   return out;
 }
 

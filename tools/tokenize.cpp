@@ -37,8 +37,8 @@ constexpr flag_key tokenize_flag_keys[] = {
 };
 
 /// The ids of `text`, when the tokenizer has them (not for approx).
-caf::expected<std::optional<std::vector<uint32_t>>>
-ids_of(const chosen_tokenizer& t, std::string_view text) {
+expected<std::optional<std::vector<uint32_t>>> ids_of(const chosen_tokenizer& t,
+                                                      std::string_view text) {
   if (t.exact)
     return std::optional<std::vector<uint32_t>>{t.exact->encode(text)};
   if (t.server) {
@@ -50,8 +50,8 @@ ids_of(const chosen_tokenizer& t, std::string_view text) {
   return std::optional<std::vector<uint32_t>>{};
 }
 
-caf::expected<nlohmann::json> describe_text(const chosen_tokenizer& t,
-                                            std::string_view text) {
+expected<nlohmann::json> describe_text(const chosen_tokenizer& t,
+                                       std::string_view text) {
   nlohmann::json out;
   auto ids = ids_of(t, text);
   if (!ids)
@@ -107,7 +107,7 @@ int run_tokenize(arg_list raw) {
   auto path = args->get("file").value_or("-");
   auto err = read_document(path, [&text](std::string_view piece) {
     text.append(piece);
-    return caf::error{};
+    return error{};
   });
   if (err) {
     print_error("tokenize", err);

@@ -31,8 +31,8 @@ bool ends_with(std::string_view s, std::string_view suffix) {
          && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-caf::expected<chosen_tokenizer> from_file(const std::string& kind,
-                                          const tokenizer_settings& t) {
+expected<chosen_tokenizer> from_file(const std::string& kind,
+                                     const tokenizer_settings& t) {
   if (t.file.empty())
     return make_error(error_kind::config,
                       "tokenizer.kind is '" + kind
@@ -78,7 +78,7 @@ std::shared_ptr<http_client> tokenize_endpoint(const backend& be) {
   return nullptr;
 }
 
-caf::expected<chosen_tokenizer> from_server(const backend& be) {
+expected<chosen_tokenizer> from_server(const backend& be) {
   auto ep = tokenize_endpoint(be);
   if (!ep)
     return make_error(error_kind::config,
@@ -99,8 +99,8 @@ caf::expected<chosen_tokenizer> from_server(const backend& be) {
 
 } // namespace
 
-caf::expected<chosen_tokenizer>
-choose_tokenizer(const settings& s, const backend* be, bool quiet) {
+expected<chosen_tokenizer> choose_tokenizer(const settings& s,
+                                            const backend* be, bool quiet) {
   const auto& t = s.tokenizer;
   if (t.kind == "approx")
     return approx_choice();

@@ -15,9 +15,9 @@
 #include <caf/send.hpp>
 
 #include "llmmr/actors/mapper_pool.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/config/settings.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 #include "llmmr/tools/args.hpp"
 #include "llmmr/tools/cli_support.hpp"
 #include "llmmr/tools/command.hpp"
@@ -57,7 +57,7 @@ int run_worker(arg_list raw) {
   if (!parsed.args)
     return parsed.exit_code;
   auto& args = parsed.args;
-  auto usage_error = [](caf::error err) {
+  auto usage_error = [](error err) {
     print_error("worker", err);
     return exit_usage;
   };

@@ -9,12 +9,12 @@
 #include <caf/actor_system_config.hpp>
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/scripted_client.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/hf_tokenizer.hpp"
 #include "llmmr/core/tiktoken.hpp"
 #include "llmmr/messages/error_kind.hpp"
-#include "llmmr/messages/registration.hpp"
 
 int main() {
   // The exact tokenizers link PCRE2 and utf8proc, which the static library
@@ -30,7 +30,7 @@ int main() {
   llmmr::register_types(cfg);
   caf::actor_system sys{cfg};
   auto client = std::make_shared<llmmr::scripted_client>(
-    [](const llmmr::chat_request&) -> caf::expected<llmmr::chat_reply> {
+    [](const llmmr::chat_request&) -> llmmr::expected<llmmr::chat_reply> {
       return llmmr::scripted_client::reply(
         "Extracted information: The meeting is on Tuesday.\n"
         "Rationale: The text names the day.\n"

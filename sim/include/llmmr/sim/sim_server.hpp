@@ -1,0 +1,118 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "llmmr/messages/expected.hpp"
+
+#include "llmmr/sim/reply_style.hpp"
+
+#include "llmmr/sim/protocol.hpp"
+
+namespace llmmr::sim {
+
+/// Everything that configures one simulated OpenAI-compatible server.
+struct sim_options {
+  /// Address to bind; tests and the CLI default to loopback.
+  std::string host = "127.0.0.1";
+  /// Port to bind; 0 picks any free port (see `sim_server::port`).
+  uint16_t port = 0;
+  /// The model name reported by `/v1/models` and in every completion.
+  std::string model = "llmmr-sim";
+  /// Prompts with more tokens than this get a 400 `context_length_exceeded`.
+  uint32_t context_window = 8192;
+  /// Number of concurrent generations; requests beyond wait in FIFO order.
+  uint32_t slots = 4;
+  /// Time to first token: how long a generation holds its slot before the
+  /// first output token, in milliseconds.
+  uint32_t ttft_ms = 0;
+  /// Time per output token, in milliseconds.
+  double per_token_ms = 0;
+  /// Probability of each injected fault kind per chat request.
+  fault_rates faults;
+  /// Seed of the fault draw (one draw per chat request, in arrival order).
+  uint64_t seed = 1;
+  /// When set, requests without `Authorization: Bearer <key>` get a 401.
+  std::string api_key;
+  /// Certificate chain (PEM); together with `tls_key_file` enables HTTPS.
+  std::string tls_cert_file;
+  /// Private key (PEM); together with `tls_cert_file` enables HTTPS.
+  std::string tls_key_file;
+  /// What injected 429s ask for (`retry-after-ms` and `retry-after`).
+  uint32_t retry_after_ms = 50;
+  /// How long the `stall` fault keeps a connection silent before closing.
+  uint32_t stall_ms = 60000;
+  /// Interval of `: keep-alive` SSE comments while a stream waits for its
+  /// slot or its first token.
+  uint32_t keepalive_ms = 1000;
+  /// Deliberate misbehaviour per kind of prompt (truncated, null, evidence
+  /// only, schema rejected); normal everywhere by default.
+  reply_styles replies;
+  /// The JSON shape of every error body.
+  error_shape shape = error_shape::openai;
+  /// Idle time after which a keep-alive connection without a new request is
+  /// closed, and the timeout of every read and write, in milliseconds.
+  uint32_t io_timeout_ms = 30000;
+};
+
+/// Counters of one server since it started. All fields are totals.
+struct sim_stats {
+  /// HTTP requests parsed (all endpoints).
+  uint64_t requests = 0;
+  /// Chat completions answered in full (plain or streamed).
+  uint64_t completions = 0;
+  /// Chat requests that received an injected fault.
+  uint64_t faults_injected = 0;
+  /// The largest number of generations that ever ran at the same time.
+  uint64_t max_concurrent_generations = 0;
+  /// Prompt tokens of the chat requests admitted to generation.
+  uint64_t prompt_tokens = 0;
+  /// Output tokens sent in completions (including truncated ones).
+  uint64_t completion_tokens = 0;
+  /// TCP connections accepted.
+  uint64_t connections_accepted = 0;
+  /// Chat requests rejected with a 4xx (bad JSON, context length, auth).
+  uint64_t rejected = 0;
+  /// Injected faults by kind, indexed by `fault_kind`.
+  std::array<uint64_t, fault_kind_count> faults_by_kind{};
+};
+
+/// A local OpenAI-compatible HTTP(S) server: a test double for llmmr's
+/// backend client, benchmarks and the demo. It runs on its own io thread.
+class sim_server {
+public:
+  /// Binds `opts.host:opts.port` and starts serving on a background thread.
+  /// Fails with `error_kind::config` when TLS files cannot be loaded and
+  /// `error_kind::unreachable` (naming host:port) when binding fails.
+  static expected<std::unique_ptr<sim_server>> start(sim_options opts);
+
+  sim_server(const sim_server&) = delete;
+  sim_server& operator=(const sim_server&) = delete;
+
+  /// Stops the server.
+  ~sim_server();
+
+  /// Returns the port the server listens on.
+  uint16_t port() const noexcept;
+
+  /// Returns the options the server runs with.
+  const sim_options& options() const noexcept;
+
+  /// Returns a snapshot of the counters; safe from any thread.
+  sim_stats stats() const;
+
+  /// Closes the listener and every connection and joins the io thread.
+  /// Idempotent.
+  void stop();
+
+  /// Implementation details (Boost lives only in sim_server.cpp).
+  struct impl;
+
+private:
+  explicit sim_server(std::unique_ptr<impl> ptr);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace llmmr::sim
