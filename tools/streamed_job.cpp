@@ -1,6 +1,7 @@
 // Feeds a document into a job piece by piece and draws its progress.
 
 #include "llmmr/tools/streamed_job.hpp"
+#include "llmmr/actors/caf_error.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -209,7 +210,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   auto t0 = clock_type::now();
   caf::scoped_actor self{sys};
   error err;
-  auto keep_error = [&err](error& x) { err = std::move(x); };
+  auto keep_error = [&err](caf::error& x) { err = from_caf(x); };
   self
     ->request(pipeline.actor, caf::infinite, job_start_atom::value,
               std::move(spec))
@@ -237,7 +238,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
           [&](uint64_t bytes) {
             self->send(printer, progress_bytes_atom::value, bytes);
           },
-          [&](error& x) { piece_err = std::move(x); });
+          [&](caf::error& x) { piece_err = from_caf(x); });
       if (piece_err)
         job_refused = true;
       return piece_err;
@@ -251,19 +252,19 @@ job_outcome run_streamed_job(caf::actor_system& sys,
   if (!err && !job_refused)
     self->request(pipeline.actor, caf::infinite, job_end_atom::value, id)
       .receive([](uint32_t) {},
-               [](error&) {
+               [](caf::error&) {
                  // The job's own error arrives with its result.
                });
   // The result (or the job's error, also when a piece was refused).
   self->request(pipeline.actor, caf::infinite, job_result_atom::value, id)
     .receive([&](job_result& res) { out.result = std::move(res); },
-             [&](error& x) { out.result = std::move(x); });
+             [&](caf::error& x) { out.result = from_caf(x); });
   if (err)
     out.result = std::move(err);
   out.wall_us = micros_since(t0);
   self->request(printer, caf::infinite, progress_done_atom::value)
     .receive([&](progress_event& ev) { out.last = std::move(ev); },
-             [](error&) {});
+             [](caf::error&) {});
   return out;
 }
 

@@ -165,18 +165,18 @@ struct pipeline_handle {
 /// reached is logged and skipped; when no node is reachable and
 /// `opts.mappers` is 0 the call fails with `error_kind::unreachable` naming
 /// the nodes.
-caf::expected<pipeline_handle>
-spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
-               std::shared_ptr<llm_client> client,
-               std::shared_ptr<const tokenizer> tok);
+expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
+                                         pipeline_options opts,
+                                         std::shared_ptr<llm_client> client,
+                                         std::shared_ptr<const tokenizer> tok);
 
 /// Runs one job over a whole document and blocks until its result, for code
 /// outside actors. On `timeout` the job is cancelled and the error is
 /// `error_kind::timeout`.
-caf::expected<job_result> run_job(caf::actor_system& sys,
-                                  const pipeline_handle& pipeline,
-                                  job_spec spec, std::string document,
-                                  std::chrono::milliseconds timeout);
+expected<job_result> run_job(caf::actor_system& sys,
+                             const pipeline_handle& pipeline, job_spec spec,
+                             std::string document,
+                             std::chrono::milliseconds timeout);
 
 /// The label of LLM requests: `"job <id> map <index>"`,
 /// `"job <id> collapse <round>"` or `"job <id> reduce"`; for the baselines
