@@ -41,6 +41,7 @@
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/direct_window.hpp"
+#include "llmmr/core/network_address.hpp"
 #include "llmmr/core/token_cut.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
@@ -1163,19 +1164,11 @@ namespace {
 expected<caf::actor> connect_worker(caf::actor_system& sys,
                                     const std::string& name,
                                     std::chrono::milliseconds timeout) {
-  auto colon = name.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos || colon == 0
-      || std::from_chars(name.data() + colon + 1, name.data() + name.size(),
-                         port)
-             .ptr
-           != name.data() + name.size()
-      || port == 0 || port > 65535)
-    return make_error(error_kind::config,
-                      "expected \"host:port\" with a port from 1 to 65535");
-  auto host = name.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
+  auto address = parse_host_port(name);
+  if (!address)
+    return std::move(address.error());
+  auto host = std::move(address->host);
+  auto port = address->port;
   auto expected_ifs = sys.message_types<worker_actor>();
   caf::scoped_actor self{sys};
   expected<caf::actor> out{
