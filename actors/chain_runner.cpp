@@ -3,6 +3,7 @@
 // (chain_protocol, budget, token_cut).
 
 #include "llmmr/actors/chain_runner.hpp"
+#include "llmmr/actors/caf_error.hpp"
 
 #include <deque>
 #include <memory>
@@ -117,7 +118,7 @@ private:
     req.json_schema.clear();
     ++st->calls;
     gw_.call(std::move(req), ctx_->opts.call_timeout,
-             [this, st](caf::expected<chat_reply> res) {
+             [this, st](expected<chat_reply> res) {
                if (!res) {
                  end_step(st, kind_of(res.error()),
                           "chain worker call: " + describe(res.error()));

@@ -1,6 +1,7 @@
 // The chunker actor: the core chunker behind a credit-based window.
 
 #include "llmmr/actors/chunker_actor.hpp"
+#include "llmmr/actors/caf_error.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -38,10 +39,10 @@ public:
       [this](job_piece_atom, std::string& text) {
         auto rp = make_response_promise<uint64_t>();
         if (end_requested_) {
-          rp.deliver(make_error(error_kind::usage,
-                                "job " + std::to_string(stats_.job_id)
-                                  + ": a piece arrived after the end of "
-                                    "the document"));
+          rp.deliver(make_caf_error(error_kind::usage,
+                                    "job " + std::to_string(stats_.job_id)
+                                      + ": a piece arrived after the end of "
+                                        "the document"));
           return rp;
         }
         pieces_.push_back(piece{std::move(text), 0, rp});
@@ -60,9 +61,9 @@ public:
       [this](job_end_atom) {
         auto rp = make_response_promise<uint32_t>();
         if (end_requested_) {
-          rp.deliver(make_error(error_kind::usage,
-                                "job " + std::to_string(stats_.job_id)
-                                  + ": the document was already ended"));
+          rp.deliver(make_caf_error(error_kind::usage,
+                                    "job " + std::to_string(stats_.job_id)
+                                      + ": the document was already ended"));
           return rp;
         }
         end_requested_ = true;
@@ -84,9 +85,9 @@ public:
   void on_exit() override {
     // Promises are not broken automatically: answer whoever still waits.
     auto err = reason_ ? reason_
-                       : make_error(error_kind::cancelled,
-                                    "job " + std::to_string(stats_.job_id)
-                                      + ": the chunker stopped");
+                       : make_caf_error(error_kind::cancelled,
+                                        "job " + std::to_string(stats_.job_id)
+                                          + ": the chunker stopped");
     for (auto& p : pieces_)
       if (p.rp.pending())
         p.rp.deliver(err);
@@ -125,7 +126,7 @@ private:
       auto res
         = chunker_.feed(std::string_view{p.text}.substr(p.offset, slice));
       if (!res) {
-        stop(res.error());
+        stop(to_caf(res.error()));
         return;
       }
       p.offset += slice;
@@ -141,7 +142,7 @@ private:
     if (pieces_.empty() && end_requested_) {
       auto res = chunker_.finish();
       if (!res) {
-        stop(res.error());
+        stop(to_caf(res.error()));
         return;
       }
       take(std::move(*res));

@@ -1,6 +1,7 @@
 // The direct runner: an actor shell around the pure `head_tail_window`.
 
 #include "llmmr/actors/direct_runner.hpp"
+#include "llmmr/actors/caf_error.hpp"
 
 #include <utility>
 

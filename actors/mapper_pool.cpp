@@ -4,6 +4,7 @@
 // concurrent jobs share the mappers fairly. Also what a worker node serves.
 
 #include "llmmr/actors/mapper_pool.hpp"
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
 
 #include <deque>
@@ -137,12 +138,12 @@ private:
         + std::to_string(w->task.chunk.index)
         + (piece.reasks > 0 ? " (corrective re-ask)" : ""));
     ++w->out.calls;
-    gw_.call(std::move(req), [this, w](caf::expected<chat_reply> res) {
+    gw_.call(std::move(req), [this, w](expected<chat_reply> res) {
       on_reply(w, std::move(res));
     });
   }
 
-  void on_reply(const map_work_ptr& w, caf::expected<chat_reply> res) {
+  void on_reply(const map_work_ptr& w, expected<chat_reply> res) {
     auto& piece = w->todo.front();
     if (!res) {
       auto kind = kind_of(res.error());
@@ -303,9 +304,9 @@ private:
   };
 
   static caf::error cancelled(uint64_t job, uint32_t index) {
-    return make_error(error_kind::cancelled,
-                      "job " + std::to_string(job) + " ended before chunk "
-                        + std::to_string(index) + " was mapped");
+    return make_caf_error(error_kind::cancelled,
+                          "job " + std::to_string(job) + " ended before chunk "
+                            + std::to_string(index) + " was mapped");
   }
 
   bool any_alive() const {
@@ -511,7 +512,7 @@ caf::actor spawn_mapper_pool(caf::actor_system& sys,
   return sys.spawn<mapper_pool>(std::move(ctx));
 }
 
-caf::expected<worker_actor>
+expected<worker_actor>
 spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
                      std::shared_ptr<llm_client> client,
                      std::shared_ptr<const tokenizer> tok) {

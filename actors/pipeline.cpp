@@ -5,6 +5,7 @@
 // collapse planning) lives in core/.
 
 #include "llmmr/actors/pipeline.hpp"
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
 
 #include <algorithm>
@@ -40,6 +41,7 @@
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/direct_window.hpp"
+#include "llmmr/core/network_address.hpp"
 #include "llmmr/core/token_cut.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
@@ -126,13 +128,13 @@ public:
         publish(true);
       },
       [this](job_cancel_atom) {
-        fail(make_error(error_kind::cancelled, "job " + std::to_string(id_)
-                                                 + " was cancelled"
-                                                 + outstanding_note()));
+        fail(make_caf_error(error_kind::cancelled, "job " + std::to_string(id_)
+                                                     + " was cancelled"
+                                                     + outstanding_note()));
       },
       [this](job_stats_atom) { return stats_; },
       [this](deadline_atom) {
-        fail(make_error(
+        fail(make_caf_error(
           error_kind::deadline,
           "job " + std::to_string(id_) + " missed its deadline of "
             + std::to_string(spec_.deadline_ms) + " ms" + outstanding_note()));
@@ -217,9 +219,9 @@ private:
       fail(std::move(msg.reason));
       return;
     }
-    fail(make_error(error_kind::internal,
-                    "job " + std::to_string(id_)
-                      + ": a stage actor died: " + to_string(msg.reason)));
+    fail(make_caf_error(error_kind::internal,
+                        "job " + std::to_string(id_)
+                          + ": a stage actor died: " + to_string(msg.reason)));
   }
 
   // -- input ------------------------------------------------------------------
@@ -245,16 +247,17 @@ private:
       document_complete_ = true;
       timings_.chunk_us = chunking_started_ ? micros_since(chunk_t0_) : 0;
       if (states_.empty()) {
-        fail(
-          make_error(error_kind::empty_document,
-                     "job " + std::to_string(id_) + ": the document is empty"));
+        fail(make_caf_error(error_kind::empty_document,
+                            "job " + std::to_string(id_)
+                              + ": the document is empty"));
         return;
       }
       if (!has_text_) {
-        fail(make_error(error_kind::empty_document,
-                        "job " + std::to_string(id_)
-                          + ": the document holds nothing but white space ("
-                          + std::to_string(stats_.bytes_received) + " bytes)"));
+        fail(make_caf_error(error_kind::empty_document,
+                            "job " + std::to_string(id_)
+                              + ": the document holds nothing but white space ("
+                              + std::to_string(stats_.bytes_received)
+                              + " bytes)"));
         return;
       }
       publish(true);
@@ -472,7 +475,7 @@ private:
         auto kind = std::all_of(failures_.begin(), failures_.end(), unusable)
                       ? failures_.front().kind
                       : error_kind::too_many_failures;
-        fail(make_error(
+        fail(make_caf_error(
           kind, std::to_string(failures_.size()) + " of "
                   + std::to_string(total) + " chunks failed (allowed fraction "
                   + std::to_string(spec_.max_failed_fraction) + "): chunks "
@@ -509,11 +512,11 @@ private:
           manager_call();
         },
         [this](caf::error& err) {
-          fail(make_error(request_error_kind(err),
-                          "job " + std::to_string(id_)
-                            + ": the chain runner did not hand over its "
-                              "notes: "
-                            + describe(err)));
+          fail(make_caf_error(request_error_kind(err),
+                              "job " + std::to_string(id_)
+                                + ": the chain runner did not hand over its "
+                                  "notes: "
+                                + describe(err)));
         });
   }
 
@@ -564,11 +567,11 @@ private:
           final_call("direct", std::move(*prompt));
         },
         [this](caf::error& err) {
-          fail(make_error(request_error_kind(err),
-                          "job " + std::to_string(id_)
-                            + ": the direct runner did not hand over the "
-                              "document: "
-                            + describe(err)));
+          fail(make_caf_error(request_error_kind(err),
+                              "job " + std::to_string(id_)
+                                + ": the direct runner did not hand over the "
+                                  "document: "
+                                + describe(err)));
         });
   }
 
@@ -599,10 +602,11 @@ private:
                 }
               }
               if (err == caf::sec::request_timeout)
-                fail(make_error(error_kind::timeout,
-                                "job " + std::to_string(id_) + ": the " + stage
-                                  + " call did not answer within "
-                                  + std::to_string(timeout.count()) + " ms"));
+                fail(make_caf_error(error_kind::timeout,
+                                    "job " + std::to_string(id_) + ": the "
+                                      + stage + " call did not answer within "
+                                      + std::to_string(timeout.count())
+                                      + " ms"));
               else
                 fail(std::move(err));
             });
@@ -630,10 +634,11 @@ private:
       .then([this](collapse_result& res) { on_collapsed(std::move(res)); },
             [this, timeout](caf::error& err) {
               if (err == caf::sec::request_timeout)
-                fail(make_error(error_kind::timeout,
-                                "job " + std::to_string(id_)
-                                  + ": the collapser did not answer within "
-                                  + std::to_string(timeout.count()) + " ms"));
+                fail(make_caf_error(error_kind::timeout,
+                                    "job " + std::to_string(id_)
+                                      + ": the collapser did not answer within "
+                                      + std::to_string(timeout.count())
+                                      + " ms"));
               else
                 fail(std::move(err));
             });
@@ -678,10 +683,11 @@ private:
                   && recollapse(describe(err)))
                 return;
               if (err == caf::sec::request_timeout)
-                fail(make_error(error_kind::timeout,
-                                "job " + std::to_string(id_)
-                                  + ": the reducer did not answer within "
-                                  + std::to_string(timeout.count()) + " ms"));
+                fail(make_caf_error(error_kind::timeout,
+                                    "job " + std::to_string(id_)
+                                      + ": the reducer did not answer within "
+                                      + std::to_string(timeout.count())
+                                      + " ms"));
               else
                 fail(std::move(err));
             });
@@ -819,6 +825,8 @@ private:
     out += ")";
     return out;
   }
+
+  void fail(const error& err) { fail(to_caf(err)); }
 
   void fail(caf::error err) {
     if (finished_)
@@ -973,9 +981,9 @@ public:
           auto jid = id;
           complete(
             jid,
-            make_error(error_kind::internal,
-                       "job " + std::to_string(jid)
-                         + ": its coordinator died: " + to_string(dm.reason)),
+            make_caf_error(error_kind::internal, "job " + std::to_string(jid)
+                                                   + ": its coordinator died: "
+                                                   + to_string(dm.reason)),
             job_stats{});
           return;
         }
@@ -984,14 +992,14 @@ public:
       [this](job_start_atom, job_spec& spec) -> caf::result<uint64_t> {
         auto id = start(std::move(spec));
         if (!id)
-          return id.error();
+          return to_caf(id.error());
         return *id;
       },
       [this](job_doc_atom, job_spec& spec,
              std::string& doc) -> caf::result<uint64_t> {
         auto id = start(std::move(spec));
         if (!id)
-          return id.error();
+          return to_caf(id.error());
         send(running_[*id].coordinator, job_doc_atom::value, std::move(doc));
         return *id;
       },
@@ -1064,9 +1072,9 @@ public:
     // Promises are not broken automatically: tell every awaiter.
     for (auto& kv : running_)
       for (auto& rp : kv.second.awaiting)
-        rp.deliver(
-          make_error(error_kind::cancelled, "job " + std::to_string(kv.first)
-                                              + ": the pipeline stopped"));
+        rp.deliver(make_caf_error(error_kind::cancelled,
+                                  "job " + std::to_string(kv.first)
+                                    + ": the pipeline stopped"));
     running_.clear();
   }
 
@@ -1082,7 +1090,8 @@ private:
   };
 
   caf::error unknown(uint64_t id) const {
-    return make_error(error_kind::usage, "unknown job " + std::to_string(id));
+    return make_caf_error(error_kind::usage,
+                          "unknown job " + std::to_string(id));
   }
 
   caf::actor coordinator(uint64_t id) const {
@@ -1090,7 +1099,7 @@ private:
     return i != running_.end() ? i->second.coordinator : caf::actor{};
   }
 
-  caf::expected<uint64_t> start(job_spec spec) {
+  expected<uint64_t> start(job_spec spec) {
     if (running_.size() >= ctx_->opts.max_jobs)
       return make_error(error_kind::usage, "the pipeline already runs "
                                              + std::to_string(running_.size())
@@ -1152,25 +1161,18 @@ void pipeline_handle::stop() const {
 namespace {
 
 /// Connects to one worker node and checks that it serves `worker_actor`.
-caf::expected<caf::actor> connect_worker(caf::actor_system& sys,
-                                         const std::string& name,
-                                         std::chrono::milliseconds timeout) {
-  auto colon = name.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos || colon == 0
-      || std::from_chars(name.data() + colon + 1, name.data() + name.size(),
-                         port)
-             .ptr
-           != name.data() + name.size()
-      || port == 0 || port > 65535)
-    return make_error(error_kind::config,
-                      "expected \"host:port\" with a port from 1 to 65535");
-  auto host = name.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
+expected<caf::actor> connect_worker(caf::actor_system& sys,
+                                    const std::string& name,
+                                    std::chrono::milliseconds timeout) {
+  auto address = parse_host_port(name);
+  if (!address)
+    return std::move(address.error());
+  auto host = std::move(address->host);
+  auto port = address->port;
   auto expected_ifs = sys.message_types<worker_actor>();
   caf::scoped_actor self{sys};
-  caf::expected<caf::actor> out{caf::error{}};
+  expected<caf::actor> out{
+    make_error(error_kind::internal, "connect: no answer")};
   self
     ->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
               std::move(host), static_cast<uint16_t>(port))
@@ -1200,7 +1202,7 @@ caf::expected<caf::actor> connect_worker(caf::actor_system& sys,
 
 /// Connects to the worker nodes of `opts`; logs and skips the ones that
 /// cannot be used.
-caf::expected<std::vector<worker_node>>
+expected<std::vector<worker_node>>
 connect_workers(caf::actor_system& sys, const pipeline_options& opts) {
   std::vector<worker_node> out;
   if (opts.workers.empty())
@@ -1230,10 +1232,10 @@ connect_workers(caf::actor_system& sys, const pipeline_options& opts) {
 
 } // namespace
 
-caf::expected<pipeline_handle>
-spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
-               std::shared_ptr<llm_client> client,
-               std::shared_ptr<const tokenizer> tok) {
+expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
+                                         pipeline_options opts,
+                                         std::shared_ptr<llm_client> client,
+                                         std::shared_ptr<const tokenizer> tok) {
   if ((opts.mappers == 0 && opts.workers.empty()) || opts.map_window == 0
       || opts.chunk_window == 0 || opts.max_jobs == 0
       || (!opts.workers.empty() && opts.worker_window == 0))
@@ -1262,12 +1264,12 @@ spawn_pipeline(caf::actor_system& sys, pipeline_options opts,
   return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
 }
 
-caf::expected<job_result> run_job(caf::actor_system& sys,
-                                  const pipeline_handle& pipeline,
-                                  job_spec spec, std::string document,
-                                  std::chrono::milliseconds timeout) {
+expected<job_result> run_job(caf::actor_system& sys,
+                             const pipeline_handle& pipeline, job_spec spec,
+                             std::string document,
+                             std::chrono::milliseconds timeout) {
   caf::scoped_actor self{sys};
-  caf::expected<job_result> out{
+  expected<job_result> out{
     make_error(error_kind::internal, "run_job: no answer")};
   uint64_t id = 0;
   auto on_error = [&](caf::error& err) {
@@ -1276,7 +1278,7 @@ caf::expected<job_result> run_job(caf::actor_system& sys,
                        "job " + std::to_string(id) + " took longer than "
                          + std::to_string(timeout.count()) + " ms");
     else
-      out = std::move(err);
+      out = from_caf(err);
   };
   self
     ->request(pipeline.actor, timeout, job_doc_atom::value, std::move(spec),

@@ -1,4 +1,5 @@
 #include "llmmr/actors/registration.hpp"
+#include "llmmr/actors/caf_error.hpp"
 
 #include <caf/actor_system_config.hpp>
 

@@ -2,6 +2,7 @@
 // calibration, collapse planning, prompt rendering and parsing in core/.
 // (The chunker actor lives in chunker_actor.cpp.)
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/calibrator_actor.hpp"
 #include "llmmr/actors/collapser_actor.hpp"
 #include "llmmr/actors/reducer_actor.hpp"
@@ -87,9 +88,9 @@ public:
       [this](collapse_atom, std::vector<record>& xs) {
         auto rp = make_response_promise<collapse_result>();
         if (closed_) {
-          rp.deliver(make_error(error_kind::usage,
-                                "job " + std::to_string(id_)
-                                  + ": the collapse was already requested"));
+          rp.deliver(make_caf_error(
+            error_kind::usage, "job " + std::to_string(id_)
+                                 + ": the collapse was already requested"));
           return rp;
         }
         closed_ = true;
@@ -102,9 +103,9 @@ public:
       [this](recollapse_atom, std::vector<record>& xs, uint64_t budget) {
         auto rp = make_response_promise<collapse_result>();
         if (!closed_ || rp_.pending()) {
-          rp.deliver(make_error(error_kind::usage,
-                                "job " + std::to_string(id_)
-                                  + ": recollapse before the collapse ended"));
+          rp.deliver(make_caf_error(
+            error_kind::usage, "job " + std::to_string(id_)
+                                 + ": recollapse before the collapse ended"));
           return rp;
         }
         rp_ = rp;
@@ -130,8 +131,8 @@ public:
   void on_exit() override {
     if (rp_.pending())
       rp_.deliver(
-        make_error(error_kind::cancelled,
-                   "job " + std::to_string(id_) + ": the collapser stopped"));
+        make_caf_error(error_kind::cancelled, "job " + std::to_string(id_)
+                                                + ": the collapser stopped"));
   }
 
 private:
@@ -221,7 +222,7 @@ private:
           + (item.reasks > 0 ? " (corrective re-ask)" : ""));
       ++calls_;
       gw_.call(std::move(req), ctx_->opts.call_timeout,
-               [this, item](caf::expected<chat_reply> res) {
+               [this, item](expected<chat_reply> res) {
                  if (!res) {
                    if (kind_of(res.error())
                        == error_kind::context_length_exceeded)
@@ -377,11 +378,12 @@ private:
             spec_.profile, std::move(xs))
       .then([k](std::vector<record>& kept) mutable { k(std::move(kept)); },
             [this](caf::error& err) {
-              rp_.deliver(make_error(request_error_kind(err),
-                                     "job " + std::to_string(id_)
-                                       + ": collapse: the calibrator did not "
-                                         "select: "
-                                       + describe(err)));
+              rp_.deliver(
+                make_caf_error(request_error_kind(err),
+                               "job " + std::to_string(id_)
+                                 + ": collapse: the calibrator did not "
+                                   "select: "
+                                 + describe(err)));
             });
   }
 
@@ -442,7 +444,7 @@ public:
         }
         auto prompt = render_reduce_prompt(*ctx_->prompts, spec_, xs);
         if (!prompt) {
-          rp.deliver(prompt.error());
+          rp.deliver(to_caf(prompt.error()));
           return rp;
         }
         pending_.push_back(rp);
@@ -475,8 +477,8 @@ public:
     for (auto& rp : pending_)
       if (rp.pending())
         rp.deliver(
-          make_error(error_kind::cancelled,
-                     "job " + std::to_string(id_) + ": the reducer stopped"));
+          make_caf_error(error_kind::cancelled, "job " + std::to_string(id_)
+                                                  + ": the reducer stopped"));
   }
 
 private:
@@ -504,9 +506,9 @@ private:
         + (st->reasks > 0 ? " (corrective re-ask)" : ""));
     ++st->calls;
     gw_.call(std::move(req), ctx_->opts.call_timeout,
-             [this, st](caf::expected<chat_reply> res) mutable {
+             [this, st](expected<chat_reply> res) mutable {
                if (!res) {
-                 st->rp.deliver(make_error(
+                 st->rp.deliver(make_caf_error(
                    kind_of(res.error()),
                    "job " + std::to_string(id_) + ": the " + st->stage
                      + " call failed: " + describe(res.error())));
@@ -553,7 +555,7 @@ private:
       auto excerpt = std::string{ascii::trim(rep.text).substr(0, 160)};
       auto kind = problem == output_problem::truncated ? error_kind::truncated
                                                        : error_kind::unparsable;
-      st->rp.deliver(make_error(
+      st->rp.deliver(make_caf_error(
         kind,
         "job " + std::to_string(id_) + ": the " + st->stage + " output was "
           + to_string(problem) + " after " + std::to_string(st->calls)

@@ -1,4 +1,5 @@
 #include "llmmr/actors/stage_request.hpp"
+#include "llmmr/actors/caf_error.hpp"
 
 #include <utility>
 

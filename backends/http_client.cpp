@@ -749,10 +749,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       auto id = request_id.empty() ? assembled.reply().request_id : request_id;
       if (stream_err) {
         auto kind = kind_of(stream_err);
-        std::string text;
-        if (const auto& ctx = stream_err.context();
-            ctx.size() == 1 && ctx.match_element<std::string>(0))
-          text = ctx.get_as<std::string>(0);
+        std::string text = stream_err.what();
         res.err = make_error(kind, redact(with_id(text + " from " + name, id)));
         auto decision = classifier.classify(kind);
         res.info.retryable = decision.retry;
@@ -778,10 +775,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       auto parsed = parse_chat_reply(body, res.has_usage);
       if (!parsed) {
         auto kind = kind_of(parsed.error());
-        std::string text;
-        if (const auto& ctx = parsed.error().context();
-            ctx.size() == 1 && ctx.match_element<std::string>(0))
-          text = ctx.get_as<std::string>(0);
+        std::string text = parsed.error().what();
         if (!content_type.empty()
             && content_type.find("json") == std::string::npos)
           text += ", content type '" + content_type.substr(0, 60) + "'";

@@ -18,6 +18,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/backends/llm_client.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/usage.hpp"
@@ -50,7 +51,7 @@ using llm_reply_actor = caf::typed_actor<
 class llm_gateway {
 public:
   /// Receives the outcome of one call, in the actor's context.
-  using continuation = std::function<void(caf::expected<chat_reply>)>;
+  using continuation = std::function<void(expected<chat_reply>)>;
 
   /// Creates a gateway for `self` (which must outlive it).
   llm_gateway(caf::local_actor* self, std::shared_ptr<llm_client> client)
@@ -85,7 +86,7 @@ public:
   }
 
   /// Delivers a failure.
-  void on_err(uint64_t id, caf::error err) { complete(id, std::move(err)); }
+  void on_err(uint64_t id, caf::error err) { complete(id, from_caf(err)); }
 
   /// Ends call `id` with an `error_kind::timeout` error if it is still
   /// pending.
@@ -117,7 +118,7 @@ private:
     auto id = ++next_id_;
     pending_.emplace(id, pending_call{std::move(k), req.label, timeout});
     auto addr = self_->address();
-    client_->chat(std::move(req), [addr, id](caf::expected<chat_reply> res) {
+    client_->chat(std::move(req), [addr, id](expected<chat_reply> res) {
       auto hdl = caf::actor_cast<caf::actor>(addr);
       if (!hdl)
         return;
@@ -125,12 +126,12 @@ private:
         caf::anon_send(hdl, llm_ok_atom::value, id, std::move(res->text),
                        std::move(res->finish_reason), res->usage);
       else
-        caf::anon_send(hdl, llm_err_atom::value, id, std::move(res.error()));
+        caf::anon_send(hdl, llm_err_atom::value, id, to_caf(res.error()));
     });
     return id;
   }
 
-  void complete(uint64_t id, caf::expected<chat_reply> res) {
+  void complete(uint64_t id, expected<chat_reply> res) {
     auto i = pending_.find(id);
     if (i == pending_.end())
       return;

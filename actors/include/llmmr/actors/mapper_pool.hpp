@@ -59,7 +59,7 @@ caf::actor spawn_mapper_pool(caf::actor_system& sys,
 /// front of them, to which the pool and the calibrator are linked (send it an
 /// exit to stop them all). Fails with `error_kind::config` when the prompts
 /// cannot be loaded or an option is zero.
-caf::expected<worker_actor>
+expected<worker_actor>
 spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
                      std::shared_ptr<llm_client> client,
                      std::shared_ptr<const tokenizer> tok);

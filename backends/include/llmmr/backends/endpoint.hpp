@@ -133,9 +133,10 @@ struct endpoint_url {
   std::string to_string() const;
 };
 
-/// Parses `http[s]://host[:port][/path]`. Returns `error_kind::config` when
-/// the URL is malformed. Credentials in the URL (`user:pass@`) are rejected
-/// so that they never reach a log.
+/// Parses `http[s]://host[:port][/path]` with `parse_http_url`
+/// (core/network_address.hpp); a query or fragment is ignored. Returns
+/// `error_kind::config` when the URL is malformed. Credentials in the URL
+/// (`user:pass@`) are rejected so that they never reach a log.
 expected<endpoint_url> parse_endpoint_url(std::string_view url);
 
 } // namespace llmmr

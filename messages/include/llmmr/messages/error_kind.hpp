@@ -4,14 +4,10 @@
 #include <string>
 #include <string_view>
 
-#include "llmmr/messages/error.hpp"
-#include "llmmr/messages/expected.hpp"
-#include <caf/make_message.hpp>
-
 namespace llmmr {
 
-/// Classifies every failure llmmr reports. Errors travel as `error` with
-/// category `llmmr` and a human-readable string as context.
+/// Classifies every failure llmmr reports. Errors carry it in `llmmr::error`
+/// (`llmmr/messages/error.hpp`) with a human-readable description.
 enum class error_kind : uint8_t {
   /// Not an error.
   none = 0,
@@ -80,16 +76,4 @@ bool is_transient(error_kind x) noexcept;
 /// job can end at the first such error instead of sending every chunk.
 bool is_recurring(error_kind x) noexcept;
 
-/// Creates an error of kind `x` carrying `what` as its description.
-error make_error(error_kind x, std::string what);
-
-/// Returns the kind of `err`, `error_kind::internal` for errors of other
-/// categories and `error_kind::none` for no error.
-error_kind kind_of(const error& err) noexcept;
-
-/// Renders `err` as `kind: description`, for any category.
-std::string describe(const error& err);
-
 } // namespace llmmr
-
-CAF_ERROR_CODE_ENUM(llmmr::error_kind, "llmmr")
