@@ -126,7 +126,7 @@ private:
       auto res
         = chunker_.feed(std::string_view{p.text}.substr(p.offset, slice));
       if (!res) {
-        stop(res.error());
+        stop(to_caf(res.error()));
         return;
       }
       p.offset += slice;
@@ -142,7 +142,7 @@ private:
     if (pieces_.empty() && end_requested_) {
       auto res = chunker_.finish();
       if (!res) {
-        stop(res.error());
+        stop(to_caf(res.error()));
         return;
       }
       take(std::move(*res));

@@ -6,6 +6,7 @@
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
+#include "llmmr/core/network_address.hpp"
 
 #include <charconv>
 #include <deque>
@@ -406,20 +407,13 @@ private:
   /// Connects to worker node `name` ("host:port") in the background; the
   /// node becomes a slot when it answers with llmmr's mapper interface.
   void connect(const std::string& name) {
-    auto colon = name.rfind(':');
-    uint32_t port = 0;
-    if (colon == std::string::npos || colon == 0
-        || std::from_chars(name.data() + colon + 1, name.data() + name.size(),
-                           port)
-               .ptr
-             != name.data() + name.size()
-        || port == 0 || port > 65535) {
-      unusable(name, "expected \"host:port\" with a port from 1 to 65535");
+    auto address = parse_host_port(name);
+    if (!address) {
+      unusable(name, address.error().what());
       return;
     }
-    auto host = name.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
+    auto host = std::move(address->host);
+    auto port = address->port;
     ++connecting_;
     auto timeout = ctx_->opts.worker_connect_timeout;
     request(system().middleman().actor_handle(), timeout,
@@ -716,11 +710,11 @@ spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
                      std::shared_ptr<llm_client> client,
                      std::shared_ptr<const tokenizer> tok) {
   if (opts.mappers == 0 || opts.map_window == 0)
-    return make_caf_error(error_kind::config,
-                          "worker: mappers and map_window must be at least 1");
+    return make_error(error_kind::config,
+                      "worker: mappers and map_window must be at least 1");
   if (!client || !tok)
-    return make_caf_error(error_kind::config,
-                          "worker: an llm_client and a tokenizer are required");
+    return make_error(error_kind::config,
+                      "worker: an llm_client and a tokenizer are required");
   auto lib = prompt_library::load(opts.prompts_dir);
   if (!lib)
     return lib.error();

@@ -38,6 +38,7 @@
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/direct_window.hpp"
+#include "llmmr/core/network_address.hpp"
 #include "llmmr/core/token_cut.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
@@ -892,6 +893,8 @@ private:
     return out;
   }
 
+  void fail(const error& err) { fail(to_caf(err)); }
+
   void fail(caf::error err) {
     if (finished_)
       return;
@@ -1067,14 +1070,14 @@ public:
       [this](job_start_atom, job_spec& spec) -> caf::result<uint64_t> {
         auto id = start(std::move(spec));
         if (!id)
-          return id.error();
+          return to_caf(id.error());
         return *id;
       },
       [this](job_doc_atom, job_spec& spec,
              std::string& doc) -> caf::result<uint64_t> {
         auto id = start(std::move(spec));
         if (!id)
-          return id.error();
+          return to_caf(id.error());
         send(running_[*id].coordinator, job_doc_atom::value, std::move(doc));
         return *id;
       },
@@ -1160,7 +1163,7 @@ private:
   };
 
   struct finished_job {
-    expected<job_result> result;
+    caf::expected<job_result> result;
     job_stats stats;
   };
 
@@ -1178,13 +1181,13 @@ private:
     auto active = running_.size() - waiting_.size();
     if (active >= ctx_->opts.max_jobs
         && waiting_.size() >= ctx_->opts.max_queued_jobs)
-      return make_caf_error(
+      return make_error(
         error_kind::usage,
         "the pipeline runs " + std::to_string(active) + " jobs (max_jobs) and "
           + std::to_string(waiting_.size()) + " more wait (max_queued_jobs)");
     if (ascii::trim(spec.question).empty())
-      return make_caf_error(error_kind::input,
-                            "the question is blank: ask something");
+      return make_error(error_kind::input,
+                        "the question is blank: ask something");
     auto budget = compute_budget(spec, *ctx_->prompts, *ctx_->tok);
     if (!budget)
       return budget.error();
@@ -1217,7 +1220,7 @@ private:
     }
   }
 
-  void complete(uint64_t id, expected<job_result> res, job_stats st) {
+  void complete(uint64_t id, caf::expected<job_result> res, job_stats st) {
     auto i = running_.find(id);
     if (i == running_.end())
       return;
@@ -1268,19 +1271,17 @@ expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
   if ((opts.mappers == 0 && opts.workers.empty()) || opts.map_window == 0
       || opts.chunk_window == 0 || opts.max_jobs == 0
       || (!opts.workers.empty() && opts.worker_window == 0))
-    return make_caf_error(
-      error_kind::config,
-      "pipeline: mappers (unless there are workers), "
-      "map_window, chunk_window, max_jobs and worker_window "
-      "must be at least 1");
+    return make_error(error_kind::config,
+                      "pipeline: mappers (unless there are workers), "
+                      "map_window, chunk_window, max_jobs and worker_window "
+                      "must be at least 1");
   if (!client || !tok)
-    return make_caf_error(
-      error_kind::config,
-      "pipeline: an llm_client and a tokenizer are required");
+    return make_error(error_kind::config,
+                      "pipeline: an llm_client and a tokenizer are required");
   if (!opts.workers.empty() && !sys.has_middleman())
-    return make_caf_error(error_kind::config,
-                          "pipeline: worker nodes need the CAF middleman (load "
-                          "caf::io::middleman in the actor system's config)");
+    return make_error(error_kind::config,
+                      "pipeline: worker nodes need the CAF middleman (load "
+                      "caf::io::middleman in the actor system's config)");
   auto lib = prompt_library::load(opts.prompts_dir);
   if (!lib)
     return lib.error();
@@ -1302,15 +1303,15 @@ expected<job_result> run_job(caf::actor_system& sys,
                              std::chrono::milliseconds timeout) {
   caf::scoped_actor self{sys};
   expected<job_result> out{
-    make_caf_error(error_kind::internal, "run_job: no answer")};
+    make_error(error_kind::internal, "run_job: no answer")};
   uint64_t id = 0;
   auto on_error = [&](caf::error& err) {
     if (err == caf::sec::request_timeout)
-      out = make_caf_error(error_kind::timeout,
-                           "job " + std::to_string(id) + " took longer than "
-                             + std::to_string(timeout.count()) + " ms");
+      out = make_error(error_kind::timeout,
+                       "job " + std::to_string(id) + " took longer than "
+                         + std::to_string(timeout.count()) + " ms");
     else
-      out = std::move(err);
+      out = from_caf(err);
   };
   self
     ->request(pipeline.actor, timeout, job_doc_atom::value, std::move(spec),

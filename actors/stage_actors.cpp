@@ -444,7 +444,7 @@ public:
         }
         auto prompt = render_reduce_prompt(*ctx_->prompts, spec_, xs);
         if (!prompt) {
-          rp.deliver(prompt.error());
+          rp.deliver(to_caf(prompt.error()));
           return rp;
         }
         pending_.push_back(rp);

@@ -5,21 +5,52 @@
 
 namespace llmmr {
 
+struct endpoint_pool::state {
+  struct slot {
+    member m;
+    size_t outstanding = 0;
+    uint32_t failures = 0;
+    bool benched = false;
+    std::chrono::steady_clock::time_point benched_at;
+    std::chrono::steady_clock::time_point last_pick;
+    uint64_t times_benched = 0;
+    uint64_t routed = 0;
+  };
+
+  size_t pick(std::chrono::steady_clock::time_point now);
+  void report(size_t index, bool ok, bool transient);
+
+  routing_options opts_;
+  clock_fn clock_;
+  mutable std::mutex mtx_;
+  std::vector<slot> slots_;
+  size_t outstanding_ = 0;
+  bool closing_ = false;
+};
+
 endpoint_pool::endpoint_pool(std::vector<member> members, routing_options opts,
                              clock_fn clock)
-  : opts_(opts), clock_(std::move(clock)) {
+  : st_(std::make_shared<state>()) {
+  auto& opts_ = st_->opts_;
+  auto& clock_ = st_->clock_;
+  auto& slots_ = st_->slots_;
+  opts_ = opts;
+  clock_ = std::move(clock);
   if (!clock_)
     clock_ = [] { return std::chrono::steady_clock::now(); };
   if (opts_.bench_after_failures == 0)
     opts_.bench_after_failures = 1;
   for (auto& m : members) {
-    slot s;
+    state::slot s;
     s.m = std::move(m);
     slots_.push_back(std::move(s));
   }
 }
 
 endpoint_pool::~endpoint_pool() {
+  auto& mtx_ = st_->mtx_;
+  auto& slots_ = st_->slots_;
+  auto& closing_ = st_->closing_;
   std::vector<std::shared_ptr<llm_client>> clients;
   {
     std::lock_guard guard{mtx_};
@@ -27,7 +58,7 @@ endpoint_pool::~endpoint_pool() {
     for (auto& s : slots_)
       clients.push_back(std::move(s.m.client));
   }
-  clients.clear(); // joins the endpoints; their handlers see closing_
+  clients.clear(); // cancels the endpoints' calls; handlers hold the state
 }
 
 void endpoint_pool::chat(chat_request req, reply_handler done,
@@ -36,7 +67,7 @@ void endpoint_pool::chat(chat_request req, reply_handler done,
            std::move(on_delta));
 }
 
-size_t endpoint_pool::pick(std::chrono::steady_clock::time_point now) {
+size_t endpoint_pool::state::pick(std::chrono::steady_clock::time_point now) {
   // Wake endpoints whose rest is over; one more failure benches them again.
   for (auto& s : slots_) {
     if (s.benched && now - s.benched_at >= opts_.bench_cooldown) {
@@ -67,6 +98,9 @@ size_t endpoint_pool::pick(std::chrono::steady_clock::time_point now) {
 
 void endpoint_pool::try_chat(chat_request req, attempt_handler done,
                              delta_handler on_delta) {
+  auto& mtx_ = st_->mtx_;
+  auto& slots_ = st_->slots_;
+  auto& closing_ = st_->closing_;
   std::shared_ptr<llm_client> client;
   size_t index = 0;
   {
@@ -79,27 +113,27 @@ void endpoint_pool::try_chat(chat_request req, attempt_handler done,
            std::move(info));
       return;
     }
-    auto now = clock_();
-    index = pick(now);
+    auto now = st_->clock_();
+    index = st_->pick(now);
     auto& s = slots_[index];
     ++s.outstanding;
     ++s.routed;
     s.last_pick = now;
-    ++outstanding_;
+    ++st_->outstanding_;
     client = s.m.client;
   }
   client->try_chat(
     std::move(req),
-    [this, index, done = std::move(done)](expected<chat_reply> res,
-                                          attempt_info info) {
+    [st = st_, index, done = std::move(done)](expected<chat_reply> res,
+                                              attempt_info info) {
       bool transient = !res && info.retryable;
-      report(index, static_cast<bool>(res), transient);
+      st->report(index, static_cast<bool>(res), transient);
       done(std::move(res), std::move(info));
     },
     std::move(on_delta));
 }
 
-void endpoint_pool::report(size_t index, bool ok, bool transient) {
+void endpoint_pool::state::report(size_t index, bool ok, bool transient) {
   std::lock_guard guard{mtx_};
   --outstanding_;
   if (closing_)
@@ -124,22 +158,22 @@ void endpoint_pool::report(size_t index, bool ok, bool transient) {
 }
 
 bool endpoint_pool::supports_json_schema() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  for (const auto& s : slots_)
-    if (!s.m.client->supports_json_schema())
+  std::lock_guard<std::mutex> guard{st_->mtx_};
+  for (const auto& s : st_->slots_)
+    if (!s.m.client || !s.m.client->supports_json_schema())
       return false;
-  return !slots_.empty();
+  return !st_->slots_.empty();
 }
 
 size_t endpoint_pool::outstanding() const {
-  std::lock_guard guard{mtx_};
-  return outstanding_;
+  std::lock_guard guard{st_->mtx_};
+  return st_->outstanding_;
 }
 
 std::vector<pool_member_status> endpoint_pool::status() const {
-  std::lock_guard guard{mtx_};
+  std::lock_guard guard{st_->mtx_};
   std::vector<pool_member_status> result;
-  for (const auto& s : slots_)
+  for (const auto& s : st_->slots_)
     result.push_back(pool_member_status{s.m.name, s.outstanding, s.failures,
                                         s.benched, s.times_benched, s.routed});
   return result;

@@ -1,6 +1,7 @@
 // The only translation unit of backends/ that includes Beast: the HTTP(S)
 // transport, the connection pool and the request state machine of
-// `http_client`, written as one coroutine per call on the client's I/O thread.
+// `http_client`, written as one coroutine per call on the client's strand of
+// the shared I/O runtime.
 
 #include <utility> // before the first asio header (Boost 1.74 with g++ 12)
 
@@ -17,18 +18,21 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "llmmr/backends/io_runtime.hpp"
 #include "llmmr/backends/profile.hpp"
 #include "llmmr/backends/wire.hpp"
 
@@ -45,7 +49,6 @@ using std::chrono::steady_clock;
 
 namespace {
 
-constexpr size_t max_body_bytes = 64 * 1024 * 1024;
 constexpr size_t max_error_text = 300;
 
 auto with(error_code& ec) {
@@ -106,6 +109,15 @@ struct call_state {
   attempt_handler on_chat;
   raw_handler on_raw;
   delta_handler on_delta;
+  // The following fields are touched on the client's strand only.
+  /// The connection carrying the call right now, if any.
+  connection* conn = nullptr;
+  /// `chat_request::cancel` fired.
+  bool cancelled = false;
+  /// The handler ran.
+  bool finished = false;
+  /// The callback registered with `req.cancel` (0: none).
+  cancellation::callback_id cancel_id = 0;
 };
 
 using call_ptr = std::shared_ptr<call_state>;
@@ -136,14 +148,14 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
   // -- I/O --------------------------------------------------------------------
 
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>>
-    guard;
+  io_runtime_ptr rt;
+  /// Serializes everything below (the runtime may run several threads).
+  asio::strand<asio::io_context::executor_type> strand;
   std::optional<ssl::context> ssl_ctx;
-  std::thread thread;
-  std::thread::id thread_id;
+  /// The runtime's stop hook of this client.
+  uint64_t stop_hook = 0;
 
-  // -- state owned by the I/O thread ----------------------------------------
+  // -- state owned by the strand ---------------------------------------------
 
   std::vector<connection_ptr> idle;
   /// Idle connections older than this are closed instead of reused: below
@@ -151,11 +163,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   /// races the server closing the socket.
   static constexpr std::chrono::milliseconds idle_expiry{2000};
   /// Set once the server was seen closing a connection after a streamed
-  /// reply (I/O thread only).
+  /// reply (strand only).
   bool closes_after_stream = false;
   std::set<connection*> busy;
+  /// Calls between `start` and their end.
+  std::set<call_ptr> active;
   std::deque<call_ptr> waiting;
-  std::set<asio::steady_timer*> timers;
   uint32_t running = 0;
 
   // -- state shared with other threads ----------------------------------------
@@ -166,9 +179,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     n_completion{0}, n_estimated{0}, n_opened{0}, n_reused{0}, n_expired{0},
     n_in_flight{0}, n_queued{0}, n_peak{0};
 
-  impl(endpoint_options o, client_timeouts t, endpoint_url u)
-    : opts(std::move(o)), timeouts(t), url(std::move(u)),
-      name(url.to_string()) {
+  impl(io_runtime_ptr r, endpoint_options o, client_timeouts t, endpoint_url u)
+    : opts(std::move(o)), timeouts(t), url(std::move(u)), name(url.to_string()),
+      rt(std::move(r)), strand(asio::make_strand(rt->context())) {
     host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]"
                                                           : url.host;
     if (url.port != (url.tls() ? 443 : 80))
@@ -189,16 +202,47 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
   void submit(call_ptr call) {
     ++outstanding;
-    if (stopping) {
+    if (stopping || rt->stopping()) {
       finish_cancelled(call);
       return;
     }
     auto self = shared_from_this();
-    asio::post(ioc, [self, call] { self->enqueue(call); });
+    if (call->is_chat && call->req.cancel) {
+      std::weak_ptr<impl> weak = self;
+      call->cancel_id = call->req.cancel->on_cancel([weak, call] {
+        if (auto s = weak.lock())
+          asio::dispatch(s->strand, [s, call] { s->cancel_call(call); });
+      });
+    }
+    auto posted = rt->post([self, call] {
+      asio::dispatch(self->strand, [self, call] { self->enqueue(call); });
+    });
+    if (!posted)
+      finish_cancelled(call);
+  }
+
+  /// Drops a queued call or closes the connection of a running one; the
+  /// call's coroutine then reports `cancelled`. On the strand.
+  void cancel_call(const call_ptr& call) {
+    if (call->finished || call->cancelled)
+      return;
+    call->cancelled = true;
+    auto i = std::find(waiting.begin(), waiting.end(), call);
+    if (i != waiting.end()) {
+      waiting.erase(i);
+      --n_queued;
+      finish_cancelled(call);
+      return;
+    }
+    if (call->conn) {
+      error_code ec;
+      call->conn->lowest().socket().cancel(ec);
+      call->conn->close();
+    }
   }
 
   void enqueue(call_ptr call) {
-    if (stopping) {
+    if (stopping || call->cancelled) {
       finish_cancelled(call);
       return;
     }
@@ -212,11 +256,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
   void start(call_ptr call) {
     ++running;
+    active.insert(call);
     auto now = ++n_in_flight;
     auto peak = n_peak.load();
     while (now > peak && !n_peak.compare_exchange_weak(peak, now))
       ; // nop
-    asio::co_spawn(ioc, run(shared_from_this(), std::move(call)),
+    asio::co_spawn(strand, run(shared_from_this(), std::move(call)),
                    asio::detached);
   }
 
@@ -231,16 +276,30 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     }
   }
 
+  error cancelled_error(const call_state& call) const {
+    if (call.cancelled)
+      return make_error(
+        error_kind::cancelled,
+        "the call to " + name + " was cancelled"
+          + (call.req.label.empty() ? "" : " (" + call.req.label + ")"));
+    return make_error(error_kind::cancelled,
+                      "the client for " + name + " was shut down");
+  }
+
   void finish_cancelled(const call_ptr& call) {
     exchange_result res;
-    res.err = make_error(error_kind::cancelled,
-                         "the client for " + name + " was shut down");
+    res.err = cancelled_error(*call);
     res.info.reason = "cancelled";
     deliver(*call, std::move(res));
   }
 
   /// Calls the handler of `call` with `res` and updates the counters.
   void deliver(call_state& call, exchange_result res) {
+    if (call.finished)
+      return;
+    call.finished = true;
+    if (call.cancel_id != 0 && call.req.cancel)
+      call.req.cancel->remove(call.cancel_id);
     res.info.endpoint = name;
     if (call.is_chat) {
       ++n_calls;
@@ -293,9 +352,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       res.err = make_error(error_kind::bad_reply,
                            "unknown failure talking to " + self->name);
     }
-    if (res.err && self->stopping) {
-      res.err = make_error(error_kind::cancelled,
-                           "the client for " + self->name + " was shut down");
+    if (res.err && (self->stopping || call->cancelled)) {
+      res.err = self->cancelled_error(*call);
       res.info.retryable = false;
       res.info.reason = "cancelled";
     }
@@ -307,12 +365,15 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     } catch (...) {
       logger()->error("llmmr client {}: a reply handler threw", self->name);
     }
+    self->active.erase(call);
     self->slot_freed();
   }
 
   asio::awaitable<exchange_result> perform(call_state& call) {
     auto t0 = steady_clock::now();
     auto deadline = t0 + timeouts.total;
+    if (call.req.deadline && *call.req.deadline < deadline)
+      deadline = *call.req.deadline;
     bool fresh = false;
     for (int round = 0;; ++round) {
       connection_ptr conn;
@@ -341,11 +402,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         ++n_reused;
       } else {
         exchange_result res;
-        conn = co_await connect(deadline, res);
+        conn = co_await connect(call, deadline, res);
+        call.conn = nullptr;
         if (!conn)
           co_return res;
         ++n_opened;
-        if (stopping) {
+        if (stopping || call.cancelled) {
           conn->close();
           res.err = make_error(error_kind::cancelled,
                                "the client for " + name + " was shut down");
@@ -354,6 +416,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         }
       }
       busy.insert(conn.get());
+      call.conn = conn.get();
       exchange_result res;
       if (conn->tls_stream)
         res = co_await exchange(*conn->tls_stream, *conn, call, reused, t0,
@@ -362,7 +425,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         res = co_await exchange(*conn->tcp_stream, *conn, call, reused, t0,
                                 deadline);
       busy.erase(conn.get());
-      if (res.reusable && !stopping
+      call.conn = nullptr;
+      if (res.reusable && !stopping && !call.cancelled
           && idle.size() < timeouts.max_idle_connections) {
         conn->lowest().expires_never();
         conn->idle_since = steady_clock::now();
@@ -373,7 +437,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       }
       if (res.stale && reused_after_stream)
         closes_after_stream = true;
-      if (res.stale && round == 0 && !stopping) {
+      if (res.stale && round == 0 && !stopping && !call.cancelled) {
         logger()->debug("llmmr client {}: kept-alive connection was closed by "
                         "the server, reconnecting",
                         name);
@@ -421,11 +485,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                       std::string{what} + " to " + name + ": " + ec.message());
   }
 
-  asio::awaitable<connection_ptr> connect(steady_clock::time_point deadline,
+  asio::awaitable<connection_ptr> connect(call_state& call,
+                                          steady_clock::time_point deadline,
                                           exchange_result& res) {
     std::string phase;
     error_code ec;
-    tcp::resolver resolver{ioc};
+    tcp::resolver resolver{strand};
     auto endpoints = co_await resolver.async_resolve(
       url.host, std::to_string(url.port), with(ec));
     if (ec) {
@@ -437,9 +502,15 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     }
     auto conn = std::make_unique<connection>();
     if (ssl_ctx)
-      conn->tls_stream.emplace(ioc, *ssl_ctx);
+      conn->tls_stream.emplace(strand, *ssl_ctx);
     else
-      conn->tcp_stream.emplace(ioc);
+      conn->tcp_stream.emplace(strand);
+    if (call.cancelled) {
+      res.err = cancelled_error(call);
+      res.info.reason = "cancelled";
+      co_return nullptr;
+    }
+    call.conn = conn.get();
     auto& low = conn->lowest();
     low.expires_after(
       step_budget(timeouts.connect, deadline, "connect", phase));
@@ -522,7 +593,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     }
     // Read the header.
     http::response_parser<http::buffer_body> parser;
-    parser.body_limit(max_body_bytes);
+    parser.body_limit(rt->options().max_reply_bytes);
     low.expires_after(
       step_budget(timeouts.first_byte, deadline, "first byte", phase));
     co_await http::async_read_header(stream, conn.buffer, parser, with(ec));
@@ -564,6 +635,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     std::string& body = res.raw.body;
     char piece[16 * 1024];
     bool truncated = false;
+    // Reply bytes held by this call, counted against the runtime's budget.
+    struct budget_share {
+      io_runtime& rt;
+      size_t held = 0;
+      ~budget_share() { rt.release_reply_bytes(held); }
+    } share{*rt};
     while (!parser.is_done()) {
       parser.get().body().data = piece;
       parser.get().body().size = sizeof(piece);
@@ -573,6 +650,20 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         ec = {};
       auto got = sizeof(piece) - parser.get().body().size;
       if (got > 0) {
+        if (!rt->reserve_reply_bytes(got)) {
+          auto limit = rt->options().max_reply_bytes_in_flight;
+          res.err = make_error(
+            error_kind::bad_reply,
+            "the reply from " + name + " does not fit the reply byte budget ("
+              + std::to_string(limit) + " bytes for all calls in flight, "
+              + std::to_string(share.held) + " held by this one)"
+              + (request_id.empty() ? "" : " (request id " + request_id + ")"));
+          // Worth another attempt only when the reply could fit alone.
+          res.info.retryable = share.held + got <= limit / 2;
+          res.info.reason = "reply byte budget";
+          co_return res;
+        }
+        share.held += got;
         std::string_view bytes{piece, got};
         if (sse) {
           events.feed(bytes, [&](std::string_view data) {
@@ -596,9 +687,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
           res.err = transport_error(ec, phase, "reading the reply");
           res.info.retryable = true;
           res.info.reason = "idle timeout";
-        } else if (stopping) {
-          res.err = make_error(error_kind::cancelled,
-                               "the client for " + name + " was shut down");
+        } else if (stopping || call.cancelled) {
+          res.err = cancelled_error(call);
           res.info.reason = "cancelled";
           co_return res;
         } else {
@@ -659,10 +749,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       auto id = request_id.empty() ? assembled.reply().request_id : request_id;
       if (stream_err) {
         auto kind = kind_of(stream_err);
-        std::string text;
-        if (const auto& ctx = stream_err.context();
-            ctx.size() == 1 && ctx.match_element<std::string>(0))
-          text = ctx.get_as<std::string>(0);
+        std::string text = stream_err.what();
         res.err = make_error(kind, redact(with_id(text + " from " + name, id)));
         auto decision = classifier.classify(kind);
         res.info.retryable = decision.retry;
@@ -688,10 +775,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       auto parsed = parse_chat_reply(body, res.has_usage);
       if (!parsed) {
         auto kind = kind_of(parsed.error());
-        std::string text;
-        if (const auto& ctx = parsed.error().context();
-            ctx.size() == 1 && ctx.match_element<std::string>(0))
-          text = ctx.get_as<std::string>(0);
+        std::string text = parsed.error().what();
         if (!content_type.empty()
             && content_type.find("json") == std::string::npos)
           text += ", content type '" + content_type.substr(0, 60) + "'";
@@ -715,22 +799,22 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
   void shutdown_on_io() {
     stopping = true;
-    for (auto& call : waiting) {
+    std::vector<call_ptr> dropped{waiting.begin(), waiting.end()};
+    waiting.clear();
+    for (auto& call : dropped) {
       --n_queued;
       finish_cancelled(call);
     }
-    waiting.clear();
     for (auto& conn : idle)
       conn->close();
     idle.clear();
-    for (auto* conn : busy) {
-      error_code ec;
-      conn->lowest().socket().cancel(ec);
-      conn->close();
+    for (const auto& call : active) {
+      if (call->conn) {
+        error_code ec;
+        call->conn->lowest().socket().cancel(ec);
+        call->conn->close();
+      }
     }
-    for (auto* timer : timers)
-      timer->cancel();
-    guard.reset();
   }
 };
 
@@ -738,10 +822,19 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
 expected<std::shared_ptr<http_client>>
 http_client::make(endpoint_options opts, client_timeouts timeouts) {
+  return make(io_runtime::make(), std::move(opts), timeouts);
+}
+
+expected<std::shared_ptr<http_client>>
+http_client::make(io_runtime_ptr runtime, endpoint_options opts,
+                  client_timeouts timeouts) {
+  if (!runtime)
+    return make_error(error_kind::usage, "http_client::make: no I/O runtime");
   auto url = parse_endpoint_url(opts.url);
   if (!url)
     return std::move(url.error());
-  auto ptr = std::make_shared<impl>(std::move(opts), timeouts, std::move(*url));
+  auto ptr = std::make_shared<impl>(std::move(runtime), std::move(opts),
+                                    timeouts, std::move(*url));
   if (ptr->url.tls()) {
     ptr->ssl_ctx.emplace(ssl::context::tls_client);
     auto& ctx = *ptr->ssl_ctx;
@@ -766,20 +859,12 @@ http_client::make(endpoint_options opts, client_timeouts timeouts) {
                      ptr->name);
     }
   }
-  ptr->guard.emplace(ptr->ioc.get_executor());
-  ptr->thread = std::thread{[keep = ptr]() mutable {
-    auto* raw = keep.get();
-    for (;;) {
-      try {
-        raw->ioc.run();
-        return;
-      } catch (const std::exception& ex) {
-        logger()->error("llmmr client {}: event loop error: {}", raw->name,
-                        ex.what());
-      }
-    }
-  }};
-  ptr->thread_id = ptr->thread.get_id();
+  // When the runtime stops, the client cancels its calls on its strand.
+  std::weak_ptr<impl> weak = ptr;
+  ptr->stop_hook = ptr->rt->add_stop_hook([weak] {
+    if (auto s = weak.lock())
+      asio::dispatch(s->strand, [s] { s->shutdown_on_io(); });
+  });
   return std::shared_ptr<http_client>{new http_client(std::move(ptr))};
 }
 
@@ -792,21 +877,13 @@ http_client::~http_client() {
 }
 
 void http_client::shutdown() {
+  // Never blocks and never joins: the calls end on the strand, whose
+  // coroutines keep the state alive until they are done.
   auto& d = *impl_;
-  if (!d.thread.joinable())
+  if (d.stopping.exchange(true))
     return;
-  if (std::this_thread::get_id() == d.thread_id) {
-    // Called from a handler on the I/O thread: cannot join ourselves. The
-    // loop ends once pending work has drained; keep the state alive until.
-    // The thread holds a reference to the state, so it outlives the loop.
-    d.shutdown_on_io();
-    d.thread.detach();
-    return;
-  }
-  asio::post(d.ioc, [ptr = impl_] { ptr->shutdown_on_io(); });
-  d.thread.join();
-  // Calls submitted after the loop ended.
-  d.stopping = true;
+  d.rt->remove_stop_hook(d.stop_hook);
+  asio::dispatch(d.strand, [ptr = impl_] { ptr->shutdown_on_io(); });
 }
 
 void http_client::chat(chat_request req, reply_handler done,
@@ -848,23 +925,11 @@ void http_client::request(std::string method, std::string path,
 
 void http_client::schedule(std::chrono::milliseconds delay,
                            std::function<void()> fn) {
-  if (impl_->stopping) {
-    fn();
-    return;
-  }
-  auto self = impl_;
-  asio::post(self->ioc, [self, delay, fn = std::move(fn)]() mutable {
-    if (self->stopping) {
-      fn();
-      return;
-    }
-    auto timer = std::make_shared<asio::steady_timer>(self->ioc, delay);
-    self->timers.insert(timer.get());
-    timer->async_wait([self, timer, fn = std::move(fn)](error_code) {
-      self->timers.erase(timer.get());
-      fn();
-    });
-  });
+  impl_->rt->schedule(delay, std::move(fn));
+}
+
+const io_runtime_ptr& http_client::runtime() const noexcept {
+  return impl_->rt;
 }
 
 endpoint_stats http_client::stats() const {

@@ -50,6 +50,11 @@ void schema_fallback_client::chat(chat_request req, reply_handler done,
         done(std::move(res));
         return;
       }
+      if (retry->cancel && retry->cancel->cancelled()) {
+        --*count;
+        done(make_error(error_kind::cancelled, "the call was cancelled"));
+        return;
+      }
       if (!flag->exchange(true))
         logger()->warn("llmmr: the endpoint rejected a JSON-schema request "
                        "({}); using text output from now on",

@@ -1,5 +1,6 @@
 #include "llmmr/backends/scripted_client.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "llmmr/messages/error_kind.hpp"
@@ -15,7 +16,7 @@ void scripted_client::chat(chat_request req, reply_handler done,
                            delta_handler) {
   std::string cls;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
+    std::unique_lock<std::mutex> guard{mtx_};
     ++calls_;
     ++outstanding_;
     if (outstanding_ > max_in_flight_)
@@ -29,14 +30,77 @@ void scripted_client::chat(chat_request req, reply_handler done,
         hwm = n;
     }
     if (mode_ == mode::deferred) {
-      pending_.push_back(call{std::move(req), std::move(done), std::move(cls)});
+      auto id = ++next_id_;
+      auto flag = req.cancel;
+      pending_.push_back(
+        call{std::move(req), std::move(done), std::move(cls), id, 0});
+      if (flag) {
+        // Registered outside the lock: it runs at once when already
+        // cancelled.
+        guard.unlock();
+        auto cid = flag->on_cancel([this, id] { cancel_pending(id); });
+        std::lock_guard<std::mutex> again{mtx_};
+        for (auto& p : pending_)
+          if (p.id == id)
+            p.cancel_id = cid;
+      }
       return;
     }
   }
-  run(call{std::move(req), std::move(done), std::move(cls)});
+  if (req.cancel && req.cancel->cancelled()) {
+    finish(call{std::move(req), std::move(done), std::move(cls), 0, 0},
+           make_error(error_kind::cancelled, "the call was cancelled"));
+    return;
+  }
+  run(call{std::move(req), std::move(done), std::move(cls), 0, 0});
+}
+
+void scripted_client::cancel_pending(uint64_t id) {
+  call c;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = std::find_if(pending_.begin(), pending_.end(),
+                          [id](const call& x) { return x.id == id; });
+    if (i == pending_.end())
+      return;
+    c = std::move(*i);
+    pending_.erase(i);
+    c.cancel_id = 0; // running now; nothing to remove
+  }
+  finish(std::move(c),
+         make_error(error_kind::cancelled, "the call was cancelled"));
+}
+
+scripted_client::~scripted_client() {
+  std::deque<call> left;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    left.swap(pending_);
+  }
+  for (auto& c : left)
+    if (c.cancel_id != 0 && c.req.cancel)
+      c.req.cancel->remove(c.cancel_id);
+}
+
+void scripted_client::finish(call c, expected<chat_reply> res) {
+  if (c.cancel_id != 0 && c.req.cancel)
+    c.req.cancel->remove(c.cancel_id);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    --outstanding_;
+    if (auto i = class_outstanding_.find(c.cls);
+        i != class_outstanding_.end() && i->second > 0)
+      --i->second;
+  }
+  c.done(std::move(res));
 }
 
 void scripted_client::run(call c) {
+  if (c.req.cancel && c.req.cancel->cancelled()) {
+    finish(std::move(c),
+           make_error(error_kind::cancelled, "the call was cancelled"));
+    return;
+  }
   script fn;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -55,14 +119,7 @@ void scripted_client::run(call c) {
     res->usage.completion_tokens = res->text.size() / 4 + 1;
     res->usage_estimated = true;
   }
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    --outstanding_;
-    if (auto i = class_outstanding_.find(c.cls);
-        i != class_outstanding_.end() && i->second > 0)
-      --i->second;
-  }
-  c.done(std::move(res));
+  finish(std::move(c), std::move(res));
 }
 
 size_t scripted_client::outstanding() const {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llmmr/core/ascii.hpp"
+#include "llmmr/core/network_address.hpp"
 #include "settings_schema.hpp"
 
 extern char** environ;
@@ -251,7 +252,12 @@ string_check one_of(std::vector<std::string> choices) {
 template <class Root, class Acc>
 field<Root> choice_field(std::string key, Acc acc,
                          std::vector<std::string> choices, std::string help) {
-  auto type = "one of " + join(choices, ", ");
+  // An empty choice reads "" so that the type stays readable.
+  auto shown = choices;
+  for (auto& x : shown)
+    if (x.empty())
+      x = "\"\"";
+  auto type = "one of " + join(shown, ", ");
   return string_field<Root>(std::move(key), acc, std::move(help),
                             one_of(std::move(choices)), false, std::move(type));
 }
@@ -294,21 +300,8 @@ field<settings> task_field() {
 // -- lists of host:port -------------------------------------------------------
 
 std::string check_host_port(const std::string& x) {
-  auto bad = "expected host:port, got " + show_text(x, false);
-  auto colon = x.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == x.size())
-    return bad;
-  auto host = std::string_view{x}.substr(0, colon);
-  if (host.front() == '[' ? host.back() != ']' || host.size() < 3
-                          : host.find_first_of(" /[]@") != std::string::npos)
-    return bad;
-  auto port = std::string_view{x}.substr(colon + 1);
-  uint32_t p = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (ec != std::errc{} || ptr != port.data() + port.size() || p == 0
-      || p > 65535)
-    return bad + " (the port must be between 1 and 65535)";
-  return {};
+  auto parsed = parse_host_port(x);
+  return parsed ? std::string{} : address_problem(parsed.error());
 }
 
 field<settings> nodes_field() {
@@ -435,6 +428,19 @@ const std::vector<field<settings>>& global_fields() {
       {"full", "none"},
       "\"full\": each backoff is drawn uniformly from 0 to its exponential "
       "value; \"none\": the exponential value itself."));
+    v.push_back(uint_field<S>(
+      "retry.breaker_threshold",
+      [](S & s) -> auto& { return s.retry.breaker_threshold; }, 0,
+      "Consecutive refused or 5xx attempts that open the circuit breaker; 0 "
+      "disables it."));
+    v.push_back(uint_field<S>(
+      "retry.probe_interval_ms",
+      [](S & s) -> auto& { return s.retry.probe_interval_ms; }, 1,
+      "Wait between two probes while the circuit is open."));
+    v.push_back(uint_field<S>(
+      "retry.outage_limit_ms",
+      [](S & s) -> auto& { return s.retry.outage_limit_ms; }, 1,
+      "How long calls are held while the endpoint is down before they fail."));
     // routing
     v.push_back(uint_field<S>(
       "routing.bench_after_failures",
@@ -516,6 +522,31 @@ const std::vector<field<settings>>& global_fields() {
     v.push_back(uint_field<S>(
       "pipeline.max_jobs", [](S & s) -> auto& { return s.pipeline.max_jobs; },
       1, "Jobs running at the same time; further jobs wait."));
+    v.push_back(uint_field<S>(
+      "pipeline.max_queued_jobs",
+      [](S & s) -> auto& { return s.pipeline.max_queued_jobs; }, 0,
+      "Jobs that may wait for admission; a start beyond is refused."));
+    v.push_back(uint_field<S>(
+      "pipeline.collapse_window",
+      [](S & s) -> auto& { return s.pipeline.collapse_window; }, 0,
+      "Collapse calls of one job in flight at once; 0 means one per map "
+      "slot (mappers * map_window + nodes * workers.window)."));
+    v.push_back(uint_field<S>(
+      "pipeline.max_resplits",
+      [](S & s) -> auto& { return s.pipeline.max_resplits; }, 0,
+      "How often a chunk the endpoint rejects as too long is split again."));
+    v.push_back(uint_field<S>(
+      "pipeline.retain_results",
+      [](S & s) -> auto& { return s.pipeline.retain_results; }, 1,
+      "Finished jobs whose result (or error) stays available."));
+    v.push_back(uint_field<S>(
+      "pipeline.map_timeout_ms",
+      [](S & s) -> auto& { return s.pipeline.map_timeout_ms; }, 1,
+      "Limit of one chunk's map request, waiting for a mapper included."));
+    v.push_back(uint_field<S>(
+      "pipeline.call_timeout_ms",
+      [](S & s) -> auto& { return s.pipeline.call_timeout_ms; }, 1,
+      "Limit of one collapse or reduce call."));
     // input
     v.push_back(bool_field<S>(
       "input.replace_invalid_utf8",
@@ -559,6 +590,10 @@ const std::vector<field<settings>>& global_fields() {
       "workers.request_timeout_ms",
       [](S & s) -> auto& { return s.workers.request_timeout_ms; }, 1,
       "Timeout of one request to a worker node."));
+    v.push_back(uint_field<S>(
+      "workers.connect_timeout_ms",
+      [](S & s) -> auto& { return s.workers.connect_timeout_ms; }, 1,
+      "Limit of connecting to one worker node when the pipeline starts."));
     v.push_back(uint_field<S>(
       "workers.heartbeat_interval_ms",
       [](S & s) -> auto& { return s.workers.heartbeat_interval_ms; }, 0,
@@ -695,66 +730,13 @@ std::string show_text(std::string_view text, bool secret) {
 }
 
 std::string check_url(std::string_view url) {
-  // Never echo a URL with user information: it may hold a password.
-  bool has_user = url.find('@') != std::string_view::npos;
-  auto shown = has_user ? std::string{"a URL with user information"}
-                        : show_text(url, false);
-  auto bad = [&](std::string why) {
+  auto parsed = parse_http_url(url);
+  if (!parsed)
+    return address_problem(parsed.error());
+  if (parsed->has_query_or_fragment)
     return "expected an http or https URL like http://host:port/v1, got "
-           + shown + " (" + why + ")";
-  };
-  if (has_user)
-    return "must not contain user information (user:password@); use api_key "
-           "or api_key_env for credentials";
-  auto sep = url.find("://");
-  if (sep == std::string_view::npos)
-    return bad("no scheme");
-  auto scheme = lower(url.substr(0, sep));
-  if (scheme != "http" && scheme != "https")
-    return bad("scheme must be http or https");
-  auto rest = url.substr(sep + 3);
-  if (rest.find_first_of(" \t\r\n?#") != std::string_view::npos)
-    return bad("no spaces, query or fragment allowed");
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  std::string_view host = authority;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos)
-      return bad("unterminated IPv6 address");
-    host = authority.substr(0, close + 1);
-    auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':')
-        return bad("unexpected text after the host");
-      port = after.substr(1);
-      if (port.empty())
-        return bad("empty port");
-    }
-    if (host.size() <= 2)
-      return bad("missing host");
-  } else if (auto colon = authority.find(':');
-             colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (port.empty())
-      return bad("empty port");
-  }
-  if (host.empty())
-    return bad("missing host");
-  if (host.front() != '[' && !std::all_of(host.begin(), host.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-'
-               || c == '.' || c == '_';
-      }))
-    return bad("invalid host name");
-  if (!port.empty()) {
-    uint32_t p = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc{} || ptr != port.data() + port.size() || p == 0
-        || p > 65535)
-      return bad("port must be between 1 and 65535");
-  }
+           + show_text(url.substr(0, url.find_first_of("?#")), false)
+           + " (no spaces, query or fragment allowed)";
   return {};
 }
 

@@ -36,14 +36,6 @@ const nlohmann::json* field(const nlohmann::json& doc, const char* name,
   return nullptr;
 }
 
-/// The description `make_error` stored in `err`.
-std::string what_of(const error& err) {
-  const auto& ctx = err.context();
-  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
-    return ctx.get_as<std::string>(0);
-  return describe(err);
-}
-
 } // namespace
 
 expected<infinitebench_prediction>
@@ -101,7 +93,7 @@ read_infinitebench_predictions(const std::string& path) {
     auto pred = parse_infinitebench_prediction(line);
     if (!pred)
       return make_error(error_kind::input, path + ":" + std::to_string(number)
-                                             + ": " + what_of(pred.error()));
+                                             + ": " + pred.error().what());
     out.push_back(std::move(*pred));
   }
   if (in->bad())

@@ -19,6 +19,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"
@@ -50,8 +51,8 @@ public:
              const std::string& question) -> caf::result<std::string> {
         auto i = docs_.find(doc);
         if (i == docs_.end())
-          return llmmr::make_error(llmmr::error_kind::usage,
-                                   "no document named " + doc);
+          return llmmr::make_caf_error(llmmr::error_kind::usage,
+                                       "no document named " + doc);
         llmmr::job_spec spec;
         spec.question = question;
         spec.budget = 1536; // small chunks: several map calls per document

@@ -19,6 +19,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"

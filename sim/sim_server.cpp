@@ -48,7 +48,6 @@ using clock_type = std::chrono::steady_clock;
 
 /// Bytes per write and pause between writes of the slow-drip fault.
 constexpr size_t drip_bytes = 32;
-constexpr auto drip_pause = std::chrono::milliseconds{2};
 
 /// The transport under one connection: plain TCP or TLS. Keeps the request
 /// logic independent of the stream type (compiled once).
@@ -327,7 +326,8 @@ struct sim_server::impl {
       co_await ch.write(bytes.substr(0, n));
       bytes.remove_prefix(n);
       if (!bytes.empty())
-        co_await sleep_until(clock_type::now() + drip_pause);
+        co_await sleep_until(clock_type::now()
+                             + std::chrono::milliseconds{opts.drip_pause_ms});
     }
   }
 
@@ -700,6 +700,7 @@ struct sim_server::impl {
     channels.insert(ch.get());
     registration reg{this, ch.get()};
     auto closed = false;
+    auto in_request = false;
     try {
       ch->tcp().expires_after(std::chrono::milliseconds{opts.io_timeout_ms});
       co_await ch->handshake();
@@ -710,7 +711,9 @@ struct sim_server::impl {
         ch->tcp().expires_after(std::chrono::milliseconds{opts.io_timeout_ms});
         co_await ch->read(buf, parser);
         auto req = parser.release();
+        in_request = true;
         auto next = co_await handle(*ch, req);
+        in_request = false;
         if (next == after_reply::closed) {
           closed = true;
           break;
@@ -719,6 +722,8 @@ struct sim_server::impl {
           break;
       }
     } catch (const boost::system::system_error& ex) {
+      if (in_request && !stopping)
+        update([](sim_stats& s) { ++s.client_aborts; });
       if (ex.code() != http::error::end_of_stream
           && ex.code() != asio::error::operation_aborted)
         logger()->debug("sim: connection ended: {}", ex.what());

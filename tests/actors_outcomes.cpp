@@ -398,7 +398,7 @@ TEST_SUITE("actors") {
     // the way llama.cpp does (4 bytes a token).
     const size_t limit = 5000;
     auto too_long
-      = [limit](const std::string& prompt) -> std::optional<caf::error> {
+      = [limit](const std::string& prompt) -> std::optional<llmmr::error> {
       if (prompt.size() <= limit)
         return std::nullopt;
       return make_error(error_kind::context_length_exceeded,

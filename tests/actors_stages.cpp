@@ -18,6 +18,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/calibrator_actor.hpp"
 #include "llmmr/actors/chunker_actor.hpp"
 #include "llmmr/actors/collapser_actor.hpp"
@@ -138,7 +139,7 @@ struct fixture : llmmr::test::deterministic_system {
     REQUIRE(has_reply());
     llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
     rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = std::move(err); });
+               [&](caf::error& err) { out = from_caf(err); });
     return out;
   }
 
@@ -372,7 +373,8 @@ TEST_SUITE("actors") {
     auto end = fx.request(ch, job_end_atom::value);
     fx.run();
     CHECK_FALSE(fx.has_reply());
-    (*fx.self)->send_exit(ch, make_error(error_kind::cancelled, "job gone"));
+    (*fx.self)->send_exit(ch,
+                          make_caf_error(error_kind::cancelled, "job gone"));
     fx.run();
     auto a = fx.read<uint64_t>(ack);
     REQUIRE_FALSE(a);

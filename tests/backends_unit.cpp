@@ -297,7 +297,7 @@ TEST_SUITE("backends") {
       sse_parser parser;
       chat_stream stream;
       std::string deltas;
-      caf::error err;
+      llmmr::error err;
       auto on_event = [&](std::string_view data) {
         if (!err)
           err = stream.on_event(data, [&](std::string_view d) { deltas += d; });

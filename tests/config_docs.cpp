@@ -5,8 +5,11 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -43,6 +46,31 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
       out.insert(path);
     }
   }
+}
+
+/// Splits a Markdown table row "| a | b |" into its trimmed cells.
+std::vector<std::string> table_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  size_t pos = 1;
+  while (pos < line.size()) {
+    auto bar = line.find('|', pos);
+    if (bar == std::string::npos)
+      break;
+    auto cell = line.substr(pos, bar - pos);
+    auto b = cell.find_first_not_of(' ');
+    auto e = cell.find_last_not_of(' ');
+    cells.push_back(b == std::string::npos ? std::string{}
+                                           : cell.substr(b, e - b + 1));
+    pos = bar + 1;
+  }
+  return cells;
+}
+
+/// Returns `x` without the backticks around it.
+std::string unquote(const std::string& x) {
+  if (x.size() >= 2 && x.front() == '`' && x.back() == '`')
+    return x.substr(1, x.size() - 2);
+  return x;
 }
 
 } // namespace
@@ -108,24 +136,48 @@ TEST_SUITE("config") {
   }
 
   TEST_CASE("docs/config.md documents every key with its default") {
+    // Every row of a key table (one headed "| key | type | default |
+    // variable | meaning |") must match describe_keys() cell by cell, and
+    // the tables must list exactly the known keys: the page cannot drift
+    // from the schema, whose defaults are those of pipeline_options.
     auto text = read_text(docs_path);
     std::istringstream lines{text};
-    std::map<std::string, std::string> rows; // key -> table row
+    std::map<std::string, std::vector<std::string>> rows; // key -> cells
+    bool in_key_table = false;
     for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("| `", 0) != 0)
+      if (line.rfind("|", 0) != 0) {
+        in_key_table = false;
         continue;
-      auto end = line.find('`', 3);
-      rows.emplace(line.substr(3, end - 3), line);
+      }
+      auto cells = table_cells(line);
+      if (!cells.empty() && cells[0] == "key") {
+        in_key_table = true;
+        REQUIRE(cells.size() == 5);
+        continue;
+      }
+      if (!in_key_table || line.rfind("|--", 0) == 0)
+        continue;
+      REQUIRE_MESSAGE(cells.size() == 5, line);
+      auto key = unquote(cells[0]);
+      CHECK_MESSAGE(rows.count(key) == 0, key << " is documented twice");
+      rows[key] = cells;
     }
+    std::set<std::string> documented;
+    for (const auto& row : rows)
+      documented.insert(row.first);
+    auto keys = known_keys();
+    CHECK(documented == std::set<std::string>(keys.begin(), keys.end()));
     for (const auto& info : describe_keys()) {
       auto i = rows.find(info.path);
       REQUIRE_MESSAGE(i != rows.end(), info.path << " is not documented");
-      // The row reads | `key` | type | `default` | variable | meaning |.
-      CHECK_MESSAGE(i->second.find("| `" + info.default_value + "` |")
-                      != std::string::npos,
+      const auto& cells = i->second;
+      CHECK_MESSAGE(cells[1] == info.type,
+                    info.path << " should have type " << info.type);
+      CHECK_MESSAGE(cells[2] == "`" + info.default_value + "`",
                     info.path << " should show default " << info.default_value);
-      CHECK_MESSAGE(i->second.find(info.env) != std::string::npos,
+      CHECK_MESSAGE(cells[3] == "`" + info.env + "`",
                     info.path << " should name " << info.env);
+      CHECK_MESSAGE(!cells[4].empty(), info.path << " has no meaning");
     }
     for (auto var : {"OPENAI_API_KEY", "OPENAI_BASE_URL", "LLMMR_CONFIG"})
       CHECK_MESSAGE(text.find(var) != std::string::npos, var);

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include <caf/error.hpp>
+#include "llmmr/messages/error.hpp"
 
 #include "llmmr/messages/error_kind.hpp"
 
@@ -49,7 +49,7 @@ private:
 
 /// Returns the message of a config error without the "config: " prefix, or a
 /// note naming the wrong kind.
-inline std::string message_of(const caf::error& err) {
+inline std::string message_of(const llmmr::error& err) {
   if (kind_of(err) != error_kind::config)
     return "<not a config error: " + describe(err) + ">";
   auto text = describe(err);

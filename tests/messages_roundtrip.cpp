@@ -8,7 +8,9 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/message.hpp>
+#include <caf/sec.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/messages/calibration_request.hpp"
 #include "llmmr/messages/chain_notes.hpp"
@@ -17,6 +19,8 @@
 #include "llmmr/messages/collapse_progress.hpp"
 #include "llmmr/messages/collapse_result.hpp"
 #include "llmmr/messages/direct_text.hpp"
+#include "llmmr/messages/error.hpp"
+#include "llmmr/messages/expected.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
 #include "llmmr/messages/job_stats.hpp"
@@ -206,13 +210,60 @@ TEST_SUITE("messages") {
     CHECK(to_string(job_stage::done) == "done");
   }
 
+  TEST_CASE("expected holds a value or the error that prevented it") {
+    llmmr::expected<std::string> ok = std::string{"answer"};
+    REQUIRE(ok);
+    CHECK(*ok == "answer");
+    CHECK(ok->size() == 6);
+    llmmr::expected<std::string> bad
+      = make_error(error_kind::budget, "no room for the question");
+    REQUIRE_FALSE(bad);
+    CHECK(kind_of(bad.error()) == error_kind::budget);
+    CHECK(bad.error().what() == "no room for the question");
+    // An empty error is never a silent success.
+    llmmr::expected<int> empty = llmmr::error{};
+    REQUIRE_FALSE(empty);
+    CHECK(kind_of(empty.error()) == error_kind::internal);
+  }
+
+  TEST_CASE("errors cross the actor boundary unchanged") {
+    for (int k = 1; k <= static_cast<int>(error_kind::internal); ++k) {
+      auto kind = static_cast<error_kind>(k);
+      auto err = make_error(kind, "what went wrong with " + to_string(kind));
+      auto back = from_caf(to_caf(err));
+      CHECK(back == err);
+      CHECK(kind_of(to_caf(err)) == kind);
+      CHECK(describe(to_caf(err)) == describe(err));
+    }
+    CHECK_FALSE(to_caf(llmmr::error{}));
+    CHECK_FALSE(from_caf(caf::error{}));
+    // CAF's own errors keep CAF's rendering under an llmmr kind.
+    CHECK(kind_of(caf::make_error(caf::sec::request_timeout))
+          == error_kind::timeout);
+    CHECK(kind_of(caf::make_error(caf::sec::request_receiver_down))
+          == error_kind::node_down);
+    CHECK(kind_of(caf::make_error(caf::sec::unexpected_message))
+          == error_kind::internal);
+  }
+
   TEST_CASE("llmmr errors carry their kind and description") {
     auto err = make_error(error_kind::invalid_utf8, "byte 17");
     CHECK(kind_of(err) == error_kind::invalid_utf8);
     CHECK(describe(err) == "invalid_utf8: byte 17");
-    CHECK(kind_of(caf::error{}) == error_kind::none);
+    CHECK(kind_of(llmmr::error{}) == error_kind::none);
     CHECK(is_transient(error_kind::rate_limited));
     CHECK_FALSE(is_transient(error_kind::quota));
     CHECK_FALSE(is_transient(error_kind::context_length_exceeded));
+  }
+
+  TEST_CASE("errors that recur for every request are told apart") {
+    for (auto k : {error_kind::auth, error_kind::quota, error_kind::bad_request,
+                   error_kind::tls})
+      CHECK(is_recurring(k));
+    for (auto k : {error_kind::unreachable, error_kind::server_error,
+                   error_kind::timeout, error_kind::rate_limited,
+                   error_kind::context_length_exceeded, error_kind::truncated,
+                   error_kind::cancelled})
+      CHECK_FALSE(is_recurring(k));
   }
 }

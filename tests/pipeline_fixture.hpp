@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/backends/scripted_client.hpp"
 #include "llmmr/core/approx_tokenizer.hpp"
@@ -95,7 +96,7 @@ struct pipeline_fixture : deterministic_system {
     REQUIRE(has_reply());
     llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
     rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = std::move(err); });
+               [&](caf::error& err) { out = from_caf(err); });
     return out;
   }
 

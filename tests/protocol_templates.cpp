@@ -53,7 +53,7 @@ struct scratch_dir {
   }
 };
 
-std::string message_of(const caf::error& err) {
+std::string message_of(const llmmr::error& err) {
   return describe(err);
 }
 

@@ -2,6 +2,10 @@
 
 #include <charconv>
 #include <cstdio>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "llmmr/messages/error_kind.hpp"
 
@@ -59,55 +63,77 @@ parsed_args::get_double(std::string_view name) const {
 
 expected<parsed_args> parse_args(std::string_view command, arg_list args,
                                  std::span<const option_spec> specs) {
-  parsed_args result;
-  auto find = [&](std::string_view name) -> const option_spec* {
-    for (const auto& spec : specs)
-      if (spec.name == name)
-        return &spec;
-    return nullptr;
+  // CLI11 does the parsing; the option table stays ours so that every
+  // command keeps its flags and help text. Every option may be repeated (the
+  // last value wins for `get`, `all` returns each in order).
+  CLI::App app{std::string{}, "llmmr " + std::string{command}};
+  app.set_help_flag();
+  app.allow_extras(false);
+  app.positionals_at_end(false);
+  bool help = false;
+  app.add_flag("-h,--help", help);
+  struct registered {
+    std::string name;
+    bool takes_value;
+    CLI::Option* opt;
   };
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto arg = args[i];
-    if (arg == "-" || !arg.starts_with("-")) {
-      result.positional.emplace_back(arg);
+  std::vector<registered> options;
+  for (const auto& spec : specs) {
+    std::string name{spec.name};
+    if (name == "help")
       continue;
-    }
-    if (arg == "--") {
-      for (++i; i < args.size(); ++i)
-        result.positional.emplace_back(args[i]);
-      break;
-    }
-    auto body = arg.substr(arg.starts_with("--") ? 2 : 1);
-    std::optional<std::string_view> inline_value;
-    if (auto eq = body.find('='); eq != std::string_view::npos) {
-      inline_value = body.substr(eq + 1);
-      body = body.substr(0, eq);
-    }
-    if (body == "help" || body == "h") {
-      result.values_.emplace("help", "");
-      continue;
-    }
-    const auto* spec = find(body);
-    if (spec == nullptr)
-      return make_error(error_kind::usage, "llmmr " + std::string{command}
-                                             + ": unknown option '"
-                                             + std::string{arg} + "'");
-    if (!spec->takes_value) {
-      if (inline_value)
-        return make_error(error_kind::usage,
-                          "option --" + std::string{body} + " takes no value");
-      result.values_.emplace(std::string{body}, "");
-      continue;
-    }
-    if (inline_value) {
-      result.values_.emplace(std::string{body}, std::string{*inline_value});
-    } else if (i + 1 < args.size()) {
-      result.values_.emplace(std::string{body}, std::string{args[++i]});
+    CLI::Option* opt = nullptr;
+    if (spec.takes_value) {
+      opt = app.add_option("--" + name)
+              ->type_size(1)
+              ->expected(1)
+              ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+              ->allow_extra_args(false);
     } else {
-      return make_error(error_kind::usage,
-                        "option --" + std::string{body} + " needs a value");
+      opt = app.add_flag("--" + name)->disable_flag_override();
     }
+    options.push_back({std::move(name), spec.takes_value, opt});
   }
+  std::vector<std::string> positional;
+  app.add_option("arguments", positional);
+  // CLI11 reads its argument vector back to front.
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  auto usage = [](std::string what) {
+    return make_error(error_kind::usage, std::move(what));
+  };
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ExtrasError&) {
+    auto rest = app.remaining();
+    return usage("llmmr " + std::string{command} + ": unknown option '"
+                 + (rest.empty() ? "" : rest.front()) + "'");
+  } catch (const CLI::ArgumentMismatch& ex) {
+    // Keep the wording of the earlier parser: "--x needs a value" and
+    // "--x takes no value".
+    std::string what = ex.what();
+    if (auto pos = what.find(" was given a disallowed flag override");
+        pos != std::string::npos)
+      return usage("option --" + what.substr(0, pos) + " takes no value");
+    if (auto pos = what.find(':'); pos != std::string::npos)
+      return usage("option " + what.substr(0, pos) + " needs a value");
+    return usage(what);
+  } catch (const CLI::ParseError& ex) {
+    return usage(ex.what());
+  }
+  parsed_args result;
+  if (help)
+    result.values_.emplace("help", "");
+  for (const auto& x : options) {
+    if (x.opt->count() == 0)
+      continue;
+    if (x.takes_value)
+      for (const auto& value : x.opt->results())
+        result.values_.emplace(x.name, value);
+    else
+      for (size_t n = 0; n < x.opt->count(); ++n)
+        result.values_.emplace(x.name, "");
+  }
+  result.positional = std::move(positional);
   return result;
 }
 
@@ -125,6 +151,27 @@ void print_usage(std::string_view command, std::string_view synopsis,
 void print_error(std::string_view command, const error& err) {
   std::fprintf(stderr, "llmmr %.*s: %s\n", static_cast<int>(command.size()),
                command.data(), describe(err).c_str());
+}
+
+command_args parse_command_args(std::string_view command, arg_list raw,
+                                std::span<const option_spec> specs,
+                                std::string_view synopsis) {
+  auto args = parse_args(command, raw, specs);
+  if (!args) {
+    print_error(command, args.error());
+    return {std::nullopt, exit_usage};
+  }
+  if (args->has("help")) {
+    print_usage(command, synopsis, specs);
+    return {std::nullopt, exit_ok};
+  }
+  if (!args->positional.empty()) {
+    print_error(command, make_error(error_kind::usage,
+                                    "unexpected argument '"
+                                      + args->positional.front() + "'"));
+    return {std::nullopt, exit_usage};
+  }
+  return {std::move(*args), exit_ok};
 }
 
 } // namespace llmmr::cli

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,7 +19,6 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +35,7 @@
 #include "llmmr/core/tiktoken.hpp"
 #include "llmmr/sim/sim_server.hpp"
 #include "llmmr/tools/args.hpp"
+#include "llmmr/tools/streamed_job.hpp"
 
 namespace llmmr::cli {
 
@@ -159,46 +160,35 @@ struct job_figures {
 /// Streams about `tokens` tokens of filler into a new job, piece by piece,
 /// waiting for each acknowledgement (the pipeline's backpressure), and
 /// returns the job's figures. The document never exists in memory whole.
-expected<job_figures> run_streamed_job(caf::actor_system& sys,
-                                       const pipeline_handle& pipeline,
-                                       const tokenizer& tok, uint64_t tokens,
-                                       uint64_t seed) {
-  using namespace std::chrono_literals;
-  caf::scoped_actor self{sys};
+/// The job runs through the CLI's one streaming job runner.
+expected<job_figures> run_filler_job(caf::actor_system& sys,
+                                     const pipeline_handle& pipeline,
+                                     const tokenizer& tok, uint64_t tokens,
+                                     uint64_t seed) {
   job_spec spec;
   spec.question = "What is the secret passphrase?";
   spec.profile = task_profile::retrieval;
-  error err;
-  uint64_t id = 0;
+  auto source = [&](const std::function<error(std::string_view)>& consume) {
+    filler_text gen{seed};
+    uint64_t sent = 0;
+    while (sent < tokens) {
+      std::string piece;
+      fill(piece, gen, tok, 20000);
+      sent += tok.count(piece);
+      if (auto err = consume(piece))
+        return err;
+    }
+    return error{};
+  };
   auto start = clock_type::now();
-  self->request(pipeline.actor, 10s, job_start_atom::value, spec)
-    .receive([&](uint64_t x) { id = x; }, [&](error& x) { err = x; });
-  if (err)
-    return err;
-  filler_text gen{seed};
-  uint64_t sent = 0;
-  while (sent < tokens) {
-    std::string piece;
-    fill(piece, gen, tok, 20000);
-    sent += tok.count(piece);
-    self
-      ->request(pipeline.actor, 600s, job_piece_atom::value, id,
-                std::move(piece))
-      .receive([](uint64_t) {}, [&](error& x) { err = x; });
-    if (err)
-      return err;
-  }
+  auto outcome = run_streamed_job(sys, pipeline, std::move(spec), source,
+                                  progress_mode::none);
+  if (!outcome.result)
+    return std::move(outcome.result.error());
   job_figures out;
-  self->request(pipeline.actor, 600s, job_end_atom::value, id)
-    .receive([&](uint32_t n) { out.chunks = n; }, [&](error& x) { err = x; });
-  if (err)
-    return err;
-  self->request(pipeline.actor, 3600s, job_result_atom::value, id)
-    .receive([&](job_result& x) { out.result = std::move(x); },
-             [&](error& x) { err = x; });
-  if (err)
-    return err;
   out.seconds = seconds_since(start);
+  out.chunks = outcome.result->chunks;
+  out.result = std::move(*outcome.result);
   return out;
 }
 
@@ -295,7 +285,7 @@ int run_bench(arg_list raw_args) {
   reset_peak_rss();
   auto rss_before = peak_rss_kib();
   auto before = (*server)->stats();
-  auto small = run_streamed_job(sys, *pipeline, tok, job_tokens, 11);
+  auto small = run_filler_job(sys, *pipeline, tok, job_tokens, 11);
   if (!small) {
     print_error("bench", small.error());
     pipeline->stop();
@@ -321,7 +311,7 @@ int run_bench(arg_list raw_args) {
        {"answer", small->result.answer}};
   reset_peak_rss();
   auto rss_between = peak_rss_kib();
-  auto large = run_streamed_job(sys, *pipeline, tok, job_tokens * 4, 12);
+  auto large = run_filler_job(sys, *pipeline, tok, job_tokens * 4, 12);
   pipeline->stop();
   if (!large) {
     print_error("bench", large.error());

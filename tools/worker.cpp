@@ -14,6 +14,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/config/settings.hpp"

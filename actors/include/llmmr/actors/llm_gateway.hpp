@@ -18,6 +18,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/backends/llm_client.hpp"
 #include "llmmr/core/cancellation.hpp"
 #include "llmmr/messages/error_kind.hpp"
@@ -86,7 +87,7 @@ public:
   }
 
   /// Delivers a failure.
-  void on_err(uint64_t id, caf::error err) { complete(id, std::move(err)); }
+  void on_err(uint64_t id, caf::error err) { complete(id, from_caf(err)); }
 
   /// Ends call `id` with an `error_kind::timeout` error if it is still
   /// pending.
@@ -97,7 +98,7 @@ public:
     auto what = "the LLM call '" + i->second.label
                 + "' did not come back within "
                 + std::to_string(i->second.timeout.count()) + " ms";
-    complete(id, make_caf_error(error_kind::timeout, std::move(what)));
+    complete(id, make_error(error_kind::timeout, std::move(what)));
   }
 
   /// Returns the number of calls whose outcome has not arrived.
@@ -159,7 +160,7 @@ private:
         caf::anon_send(hdl, llm_ok_atom::value, id, std::move(res->text),
                        std::move(res->finish_reason), res->usage);
       else
-        caf::anon_send(hdl, llm_err_atom::value, id, std::move(res.error()));
+        caf::anon_send(hdl, llm_err_atom::value, id, to_caf(res.error()));
     });
     return id;
   }

@@ -14,6 +14,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "llmmr/backends/llm_client.hpp"
+#include "llmmr/core/pipeline_defaults.hpp"
 #include "llmmr/core/tokenizer.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/job_spec.hpp"
@@ -99,52 +100,54 @@ using pipeline_actor = caf::typed_actor<
 /// Sizes of the pipeline's windows and its limits.
 struct pipeline_options {
   /// Number of mapper actors in the shared pool.
-  uint32_t mappers = 4;
+  uint32_t mappers = pipeline_defaults::mappers;
   /// Map requests in flight per mapper (`W`); the `llm_client`'s per-endpoint
   /// cap sits below this.
-  uint32_t map_window = 2;
+  uint32_t map_window = pipeline_defaults::map_window;
   /// Chunks per job that may wait for a mapper before input acks are held
   /// back.
-  uint32_t chunk_window = 16;
+  uint32_t chunk_window = pipeline_defaults::chunk_window;
   /// Collapse rounds after which the fallback makes the records fit.
-  uint32_t max_collapse_rounds = 8;
+  uint32_t max_collapse_rounds = pipeline_defaults::max_collapse_rounds;
   /// Jobs that may run at once; further jobs wait in submission order (their
   /// input is taken up to `chunk_window` chunks) and start as jobs end.
-  uint32_t max_jobs = 16;
+  uint32_t max_jobs = pipeline_defaults::max_jobs;
   /// Jobs that may wait for admission; a start beyond fails with
   /// `error_kind::usage`.
-  uint32_t max_queued_jobs = 64;
+  uint32_t max_queued_jobs = pipeline_defaults::max_queued_jobs;
   /// Collapse calls of one job in flight at once; 0 means
   /// `mappers * map_window + workers.size() * worker_window`.
-  uint32_t collapse_window = 0;
+  uint32_t collapse_window = pipeline_defaults::collapse_window;
   /// How often a chunk the endpoint rejects as too long is split again.
-  uint32_t max_resplits = 2;
+  uint32_t max_resplits = pipeline_defaults::max_resplits;
   /// Finished jobs whose result (or error) stays available.
-  uint32_t retain_results = 64;
+  uint32_t retain_results = pipeline_defaults::retain_results;
   /// Ask endpoints to stream replies (server-sent events). The result is
   /// the same; streaming lets idle timeouts catch a stalled generation.
-  bool stream = false;
+  bool stream = pipeline_defaults::stream;
   /// Replace ill-formed UTF-8 in documents with U+FFFD instead of failing
   /// the job with `error_kind::invalid_utf8`.
-  bool replace_invalid_utf8 = false;
+  bool replace_invalid_utf8 = pipeline_defaults::replace_invalid_utf8;
   /// Directory of prompt overrides; empty means the built-in prompts.
   std::string prompts_dir;
   /// Limit for one chunk's map request, queueing included.
-  std::chrono::milliseconds map_timeout{std::chrono::minutes{30}};
+  std::chrono::milliseconds map_timeout{pipeline_defaults::map_timeout_ms};
   /// Limit for one collapse or reduce call to come back.
-  std::chrono::milliseconds call_timeout{std::chrono::minutes{10}};
+  std::chrono::milliseconds call_timeout{pipeline_defaults::call_timeout_ms};
   /// Worker nodes (`llmmr worker`) as "host:port"; their mappers serve as
   /// extra slots next to the `mappers` local ones (which may then be 0).
   std::vector<std::string> workers;
   /// Map requests in flight per worker node.
-  uint32_t worker_window = 16;
+  uint32_t worker_window = pipeline_defaults::worker_window;
   /// Limit for one map request to a worker node. A worker that dies is
   /// noticed at once (its chunks go back to the queue); this bounds a worker
   /// that stays connected but never answers.
-  std::chrono::milliseconds worker_timeout{std::chrono::minutes{5}};
+  std::chrono::milliseconds worker_timeout{
+    pipeline_defaults::worker_timeout_ms};
   /// Limit for connecting to one worker node (in the background) when the
   /// pipeline starts.
-  std::chrono::milliseconds worker_connect_timeout{std::chrono::seconds{10}};
+  std::chrono::milliseconds worker_connect_timeout{
+    pipeline_defaults::worker_connect_timeout_ms};
 };
 
 /// A running pipeline.

@@ -95,6 +95,14 @@ struct retry_options {
   jitter_mode jitter = jitter_mode::full;
   /// Seed for the jitter; 0 seeds from the system's random device.
   uint64_t seed = 0;
+  /// Consecutive "endpoint down" failures (unreachable, 5xx) that open the
+  /// circuit breaker; 0 disables the breaker.
+  uint32_t breaker_threshold = 5;
+  /// Wait between two probes while the circuit is open.
+  std::chrono::milliseconds probe_interval{1'000};
+  /// How long calls are held while the circuit is open before they fail
+  /// with `error_kind::unreachable`.
+  std::chrono::milliseconds outage_limit{60'000};
 };
 
 /// Parameters of the endpoint pool. Mirrors the `routing` section of the
@@ -125,9 +133,10 @@ struct endpoint_url {
   std::string to_string() const;
 };
 
-/// Parses `http[s]://host[:port][/path]`. Returns `error_kind::config` when
-/// the URL is malformed. Credentials in the URL (`user:pass@`) are rejected
-/// so that they never reach a log.
+/// Parses `http[s]://host[:port][/path]` with `parse_http_url`
+/// (core/network_address.hpp); a query or fragment is ignored. Returns
+/// `error_kind::config` when the URL is malformed. Credentials in the URL
+/// (`user:pass@`) are rejected so that they never reach a log.
 expected<endpoint_url> parse_endpoint_url(std::string_view url);
 
 } // namespace llmmr

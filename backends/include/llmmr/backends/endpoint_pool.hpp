@@ -34,7 +34,9 @@ struct pool_member_status {
 /// endpoint with `bench_after_failures` consecutive transient failures is
 /// benched for `bench_cooldown`; after its rest one more failure benches it
 /// again. When all endpoints are benched, the one benched least recently is
-/// tried. Thread-safe.
+/// tried. Thread-safe; handlers hold the pool's state, so destroying the
+/// pool while calls are in flight is safe. A call whose
+/// `chat_request::cancel` fires is cancelled by the endpoint that carries it.
 class endpoint_pool final : public llm_client {
 public:
   /// The clock for cool-downs (for tests).
@@ -73,26 +75,8 @@ public:
   std::vector<pool_member_status> status() const;
 
 private:
-  struct slot {
-    member m;
-    size_t outstanding = 0;
-    uint32_t failures = 0;
-    bool benched = false;
-    std::chrono::steady_clock::time_point benched_at;
-    std::chrono::steady_clock::time_point last_pick;
-    uint64_t times_benched = 0;
-    uint64_t routed = 0;
-  };
-
-  size_t pick(std::chrono::steady_clock::time_point now);
-  void report(size_t index, bool ok, bool transient);
-
-  routing_options opts_;
-  clock_fn clock_;
-  mutable std::mutex mtx_;
-  std::vector<slot> slots_;
-  size_t outstanding_ = 0;
-  bool closing_ = false;
+  struct state;
+  std::shared_ptr<state> st_;
 };
 
 } // namespace llmmr

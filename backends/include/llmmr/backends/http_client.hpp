@@ -9,6 +9,7 @@
 #include "llmmr/messages/expected.hpp"
 
 #include "llmmr/backends/endpoint.hpp"
+#include "llmmr/backends/io_runtime.hpp"
 #include "llmmr/backends/llm_client.hpp"
 #include "llmmr/backends/retry_policy.hpp"
 
@@ -58,13 +59,24 @@ using raw_handler = std::function<void(expected<raw_response>)>;
 /// The real `llm_client`: OpenAI chat completions over HTTP or HTTPS to one
 /// endpoint (Boost.Beast, behind this Boost-free header).
 ///
-/// Threading: the client owns one I/O thread running its event loop and
-/// connection pool. `chat`, `try_chat`, `request` and `schedule` may be
-/// called from any thread; they hand the work over to the I/O thread, and
-/// every handler runs on the I/O thread (actors should only send themselves
-/// a message from there). At most `max_concurrency` requests are on the wire
-/// at once; excess calls wait in FIFO order. The client makes one attempt per
-/// call: retries belong to `retrying_client`.
+/// Threading: the client owns no thread. It runs on an `io_runtime` shared
+/// with the other clients of a pipeline, serialized by a strand of its own.
+/// `chat`, `try_chat`, `request` and `schedule` may be called from any
+/// thread; they hand the work over to the runtime, and every handler runs on
+/// one of its threads (actors should only send themselves a message from
+/// there). At most `max_concurrency` requests are on the wire at once;
+/// excess calls wait in FIFO order. The client makes one attempt per call:
+/// retries belong to `retrying_client`.
+///
+/// Cancellation: a call whose `chat_request::cancel` fires is dropped from
+/// the queue or has its connection closed; its handler receives
+/// `error_kind::cancelled` once. Deadline: an attempt ends at
+/// `client_timeouts::total` or `chat_request::deadline`, whichever comes
+/// first, even while reply bytes still arrive. Reply bytes count against the
+/// runtime's budget (`io_runtime_options`).
+///
+/// Lifetime: destroying the client never blocks. Calls still in flight end
+/// with `error_kind::cancelled`; their coroutines keep what they need alive.
 class http_client final : public llm_client {
 public:
   /// Creates a client for `opts`. Fails with `error_kind::config` for a bad
@@ -72,8 +84,14 @@ public:
   static expected<std::shared_ptr<http_client>>
   make(endpoint_options opts, client_timeouts timeouts = {});
 
+  /// Creates a client for `opts` on `runtime` (shared with other clients).
+  /// Fails with `error_kind::config` for a bad URL or an unreadable CA file.
+  static expected<std::shared_ptr<http_client>>
+  make(io_runtime_ptr runtime, endpoint_options opts,
+       client_timeouts timeouts = {});
+
   /// Cancels pending calls (their handlers receive `error_kind::cancelled`)
-  /// and joins the I/O thread.
+  /// without waiting for them.
   ~http_client() override;
 
   http_client(const http_client&) = delete;
@@ -100,13 +118,17 @@ public:
   void request(std::string method, std::string path, std::string body,
                raw_handler done);
 
-  /// Runs `fn` on the I/O thread after `delay`; on shutdown `fn` runs at
-  /// once.
+  /// Runs `fn` on the runtime after `delay`; when the runtime stops, `fn`
+  /// runs at once.
   void schedule(std::chrono::milliseconds delay, std::function<void()> fn);
 
-  /// Cancels everything and stops the I/O thread; later calls fail with
-  /// `error_kind::cancelled`. Idempotent.
+  /// Cancels every call of this client (handlers receive
+  /// `error_kind::cancelled`, asynchronously); later calls fail the same
+  /// way. Never blocks. Idempotent.
   void shutdown();
+
+  /// Returns the runtime the client runs on.
+  const io_runtime_ptr& runtime() const noexcept;
 
   /// Returns a snapshot of the counters.
   endpoint_stats stats() const;

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +44,10 @@ struct chat_request {
   /// flight closes its connection; either way `done` receives `cancelled`.
   /// Null means the call is never cancelled.
   cancellation_ptr cancel;
+  /// When set, no attempt runs past this point: a reply still arriving (a
+  /// slow body, a stream of keep-alive comments) ends with `timeout`.
+  /// `retrying_client` sets it from `retry_options::max_total`.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 /// A successful chat-completions reply.

@@ -24,6 +24,13 @@ using scheduler
 ///
 /// When a streamed call is retried, `on_delta` receives the deltas of the
 /// new attempt from its beginning.
+///
+/// Every attempt carries a `chat_request::deadline` at most `max_total`
+/// after the call started, so a reply still arriving cannot hold it longer.
+/// When `chat_request::cancel` fires, the call ends at once with
+/// `error_kind::cancelled` (also during a backoff) and is not retried.
+/// Handlers hold the decorator's state, so destroying it while calls are in
+/// flight is safe.
 class retrying_client final : public llm_client {
 public:
   /// The clock measuring a call's total time (for tests).
@@ -41,7 +48,7 @@ public:
   void set_clock(clock_fn fn);
 
   /// Returns the policy (e.g. to replace its wall clock in tests).
-  retry_policy& policy() noexcept { return policy_; }
+  retry_policy& policy() noexcept;
 
   /// Starts a call with retries; `done` receives the final outcome, with
   /// `chat_reply::attempts` set.
@@ -56,25 +63,15 @@ public:
   size_t outstanding() const override;
 
   /// Forwards to the inner client.
-  bool supports_json_schema() const override {
-    return inner_->supports_json_schema();
-  }
+  bool supports_json_schema() const override;
 
   /// Returns the number of retries made so far (all calls).
-  uint64_t retries() const noexcept { return retries_; }
+  uint64_t retries() const noexcept;
 
 private:
   struct call;
-  void attempt(std::shared_ptr<call> c);
-
-  std::shared_ptr<llm_client> inner_;
-  retry_policy policy_;
-  scheduler wait_;
-  clock_fn clock_;
-  std::atomic<size_t> outstanding_{0};
-  std::atomic<uint64_t> retries_{0};
-  std::atomic<bool> closing_{false};
-  std::mutex mtx_;
+  struct state;
+  std::shared_ptr<state> st_;
 };
 
 } // namespace llmmr

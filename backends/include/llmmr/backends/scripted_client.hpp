@@ -19,6 +19,9 @@ namespace llmmr {
 /// supplied by the test, either at once on the caller's thread (synchronous)
 /// or when the test says so (deferred). Counts calls, outstanding calls and
 /// the highest number of calls that were in flight at once. Thread-safe.
+/// Honours `chat_request::cancel`: a deferred call is dropped when it fires
+/// and an already cancelled call is not run; either way the handler receives
+/// `error_kind::cancelled` once.
 class scripted_client : public llm_client {
 public:
   /// Computes the outcome of one request.
@@ -34,6 +37,9 @@ public:
 
   /// Creates a client that answers with `fn`.
   explicit scripted_client(script fn, mode m = mode::synchronous);
+
+  /// Forgets the deferred calls (their handlers never run).
+  ~scripted_client() override;
 
   /// Starts a call (see `llm_client::chat`).
   void chat(chat_request req, reply_handler done,
@@ -90,9 +96,13 @@ private:
     chat_request req;
     reply_handler done;
     std::string cls;
+    uint64_t id = 0;
+    cancellation::callback_id cancel_id = 0;
   };
 
   void run(call c);
+  void finish(call c, expected<chat_reply> res);
+  void cancel_pending(uint64_t id);
 
   mutable std::mutex mtx_;
   script script_;
@@ -102,6 +112,7 @@ private:
   size_t outstanding_ = 0;
   size_t max_in_flight_ = 0;
   size_t calls_ = 0;
+  uint64_t next_id_ = 0;
   std::function<std::string(const chat_request&)> classifier_;
   std::map<std::string, size_t> class_outstanding_;
   std::map<std::string, size_t> class_max_;

@@ -10,6 +10,7 @@
 #include "llmmr/messages/expected.hpp"
 #include <nlohmann/json_fwd.hpp>
 
+#include "llmmr/core/pipeline_defaults.hpp"
 #include "llmmr/messages/job_spec.hpp"
 #include "llmmr/messages/task_profile.hpp"
 
@@ -65,7 +66,7 @@ struct client_settings {
   /// Time allowed for a whole call, from connect to the last byte.
   uint64_t total_timeout_ms = 300000;
   /// Request streamed (SSE) replies.
-  bool stream = false;
+  bool stream = pipeline_defaults::stream;
   /// Keep-alive connections kept open per endpoint; 0 disables reuse.
   uint32_t max_idle_connections = 8;
   /// How long set-up waits for a server that answers 503 while it loads its
@@ -88,6 +89,13 @@ struct retry_settings {
   uint64_t max_total_ms = 120000;
   /// Jitter applied to the exponential backoff: "full" or "none".
   std::string jitter = "full";
+  /// Consecutive refused/5xx attempts that open the circuit breaker; 0
+  /// disables it.
+  uint32_t breaker_threshold = 5;
+  /// Wait between two probes while the circuit is open.
+  uint64_t probe_interval_ms = 1000;
+  /// How long calls are held while the endpoint is down before they fail.
+  uint64_t outage_limit_ms = 60000;
 
   friend bool operator==(const retry_settings&, const retry_settings&)
     = default;
@@ -132,18 +140,31 @@ struct job_settings {
   friend bool operator==(const job_settings&, const job_settings&) = default;
 };
 
-/// Windows and limits of the actor pipeline.
+/// Windows and limits of the actor pipeline. The defaults are those of
+/// `pipeline_options` (both come from core/pipeline_defaults.hpp).
 struct pipeline_settings {
   /// Map requests in flight per mapper.
-  uint32_t map_window = 16;
+  uint32_t map_window = pipeline_defaults::map_window;
   /// Local mapper actors.
-  uint32_t mappers = 1;
+  uint32_t mappers = pipeline_defaults::mappers;
   /// Chunks the chunker may buffer ahead of the mappers.
-  uint32_t chunk_window = 8;
+  uint32_t chunk_window = pipeline_defaults::chunk_window;
   /// Collapse rounds before the termination fallback applies.
-  uint32_t max_collapse_rounds = 32;
+  uint32_t max_collapse_rounds = pipeline_defaults::max_collapse_rounds;
   /// Jobs running at the same time; later ones wait.
-  uint32_t max_jobs = 8;
+  uint32_t max_jobs = pipeline_defaults::max_jobs;
+  /// Jobs that may wait for admission; a start beyond is refused.
+  uint32_t max_queued_jobs = pipeline_defaults::max_queued_jobs;
+  /// Collapse calls of one job in flight; 0 derives it from the map slots.
+  uint32_t collapse_window = pipeline_defaults::collapse_window;
+  /// How often a chunk the endpoint rejects as too long is split again.
+  uint32_t max_resplits = pipeline_defaults::max_resplits;
+  /// Finished jobs whose result (or error) stays available.
+  uint32_t retain_results = pipeline_defaults::retain_results;
+  /// Limit of one chunk's map request, queueing included.
+  uint64_t map_timeout_ms = pipeline_defaults::map_timeout_ms;
+  /// Limit of one collapse or reduce call.
+  uint64_t call_timeout_ms = pipeline_defaults::call_timeout_ms;
 
   friend bool operator==(const pipeline_settings&, const pipeline_settings&)
     = default;
@@ -152,7 +173,7 @@ struct pipeline_settings {
 /// How input documents are read.
 struct input_settings {
   /// Replace invalid UTF-8 sequences (with a warning) instead of failing.
-  bool replace_invalid_utf8 = false;
+  bool replace_invalid_utf8 = pipeline_defaults::replace_invalid_utf8;
 
   friend bool operator==(const input_settings&, const input_settings&)
     = default;
@@ -206,9 +227,11 @@ struct workers_settings {
   /// Worker nodes as "host:port" strings; empty means local mappers only.
   std::vector<std::string> nodes;
   /// Map requests in flight per worker node.
-  uint32_t window = 16;
+  uint32_t window = pipeline_defaults::worker_window;
   /// Timeout of one request to a worker.
-  uint64_t request_timeout_ms = 300000;
+  uint64_t request_timeout_ms = pipeline_defaults::worker_timeout_ms;
+  /// Limit of connecting to one worker node when the pipeline starts.
+  uint64_t connect_timeout_ms = pipeline_defaults::worker_connect_timeout_ms;
   /// Middleman heartbeat interval; 0 disables heartbeats.
   uint64_t heartbeat_interval_ms = 0;
   /// Drop a connection silent for this long; 0 disables (needs heartbeats).

@@ -2,8 +2,6 @@
 
 #include <cstdint>
 
-#include <caf/meta/type_name.hpp>
-
 namespace llmmr {
 
 /// A half-open range `[begin, end)` of byte offsets in a document.
@@ -22,7 +20,7 @@ struct byte_range {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, byte_range& x) {
-  return f(caf::meta::type_name("byte_range"), x.begin, x.end);
+  return f(x.begin, x.end);
 }
 
 } // namespace llmmr

@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/task_profile.hpp"
 
@@ -32,8 +30,7 @@ struct calibration_request {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, calibration_request& x) {
-  return f(caf::meta::type_name("calibration_request"), x.profile, x.record,
-           x.finish_reason, x.source_text, x.reasks_left);
+  return f(x.profile, x.record, x.finish_reason, x.source_text, x.reasks_left);
 }
 
 /// The calibrator actor's answer to a `calibration_request`.
@@ -53,7 +50,7 @@ struct calibration_verdict {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, calibration_verdict& x) {
-  return f(caf::meta::type_name("calibration_verdict"), x.record, x.reask);
+  return f(x.record, x.reask);
 }
 
 } // namespace llmmr

@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/evidence_loss.hpp"
 
 namespace llmmr {
@@ -30,7 +28,7 @@ struct chain_notes {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chain_notes& x) {
-  return f(caf::meta::type_name("chain_notes"), x.text, x.chunks, x.losses);
+  return f(x.text, x.chunks, x.losses);
 }
 
 } // namespace llmmr

@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/byte_range.hpp"
 
 namespace llmmr {
@@ -28,8 +26,7 @@ struct chunk {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chunk& x) {
-  return f(caf::meta::type_name("chunk"), x.job_id, x.index, x.range, x.text,
-           x.tokens);
+  return f(x.job_id, x.index, x.range, x.text, x.tokens);
 }
 
 } // namespace llmmr

@@ -2,8 +2,6 @@
 
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/chunk.hpp"
 #include "llmmr/messages/job_stats.hpp"
 
@@ -27,7 +25,7 @@ struct chunk_batch {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chunk_batch& x) {
-  return f(caf::meta::type_name("chunk_batch"), x.chunks, x.complete, x.stats);
+  return f(x.chunks, x.complete, x.stats);
 }
 
 } // namespace llmmr

@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/byte_range.hpp"
 #include "llmmr/messages/error_kind.hpp"
 
@@ -27,8 +25,7 @@ struct chunk_failure {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chunk_failure& x) {
-  return f(caf::meta::type_name("chunk_failure"), x.index, x.range, x.kind,
-           x.reason);
+  return f(x.index, x.range, x.kind, x.reason);
 }
 
 } // namespace llmmr

@@ -2,8 +2,6 @@
 
 #include <cstdint>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/usage.hpp"
 
 namespace llmmr {
@@ -26,8 +24,7 @@ struct collapse_progress {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, collapse_progress& x) {
-  return f(caf::meta::type_name("collapse_progress"), x.round, x.calls,
-           x.usage);
+  return f(x.round, x.calls, x.usage);
 }
 
 } // namespace llmmr

@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/evidence_loss.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/usage.hpp"
@@ -39,8 +37,8 @@ struct collapse_result {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, collapse_result& x) {
-  return f(caf::meta::type_name("collapse_result"), x.records, x.rounds,
-           x.fallback, x.fallback_note, x.losses, x.reasks, x.calls, x.usage);
+  return f(x.records, x.rounds, x.fallback, x.fallback_note, x.losses, x.reasks,
+           x.calls, x.usage);
 }
 
 } // namespace llmmr

@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/byte_range.hpp"
 
 namespace llmmr {
@@ -34,8 +32,8 @@ struct direct_text {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, direct_text& x) {
-  return f(caf::meta::type_name("direct_text"), x.text, x.kept, x.cut,
-           x.document_tokens, x.kept_tokens, x.cut_tokens, x.truncated);
+  return f(x.text, x.kept, x.cut, x.document_tokens, x.kept_tokens,
+           x.cut_tokens, x.truncated);
 }
 
 } // namespace llmmr

@@ -4,14 +4,10 @@
 #include <string>
 #include <string_view>
 
-#include "llmmr/messages/error.hpp"
-#include "llmmr/messages/expected.hpp"
-#include <caf/make_message.hpp>
-
 namespace llmmr {
 
-/// Classifies every failure llmmr reports. Errors travel as `error` with
-/// category `llmmr` and a human-readable string as context.
+/// Classifies every failure llmmr reports. Errors carry it in `llmmr::error`
+/// (`llmmr/messages/error.hpp`) with a human-readable description.
 enum class error_kind : uint8_t {
   /// Not an error.
   none = 0,
@@ -73,20 +69,11 @@ bool from_string(std::string_view name, error_kind& x);
 bool is_transient(error_kind x) noexcept;
 
 /// Returns whether a call that failed with `x` will fail the same way for
-/// every other call of the job (credentials refused, a request or model the
-/// endpoint rejects, no quota left), so that a job stops at the first one.
+/// every further request to the same endpoint, whatever its prompt: bad
+/// credentials or permissions (`auth`, HTTP 401/403), no quota left
+/// (`quota`), a request the server rejects as malformed or naming an unknown
+/// model (`bad_request`, HTTP 400/404 `model_not_found`) and TLS failures. A
+/// job can end at the first such error instead of sending every chunk.
 bool is_recurring(error_kind x) noexcept;
 
-/// Creates an error of kind `x` carrying `what` as its description.
-error make_error(error_kind x, std::string what);
-
-/// Returns the kind of `err`, `error_kind::internal` for errors of other
-/// categories and `error_kind::none` for no error.
-error_kind kind_of(const error& err) noexcept;
-
-/// Renders `err` as `kind: description`, for any category.
-std::string describe(const error& err);
-
 } // namespace llmmr
-
-CAF_ERROR_CODE_ENUM(llmmr::error_kind, "llmmr")

@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/byte_range.hpp"
 
 namespace llmmr {
@@ -29,8 +27,7 @@ struct evidence_loss {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, evidence_loss& x) {
-  return f(caf::meta::type_name("evidence_loss"), x.chunks, x.ranges,
-           x.confidence, x.what);
+  return f(x.chunks, x.ranges, x.confidence, x.what);
 }
 
 } // namespace llmmr

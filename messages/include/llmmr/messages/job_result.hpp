@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/byte_range.hpp"
 #include "llmmr/messages/chunk_failure.hpp"
 #include "llmmr/messages/evidence_loss.hpp"
@@ -28,7 +26,7 @@ struct evidence {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, evidence& x) {
-  return f(caf::meta::type_name("evidence"), x.record, x.ranges);
+  return f(x.record, x.ranges);
 }
 
 /// How many LLM calls each stage made (retries not counted). The stages are
@@ -51,7 +49,7 @@ struct call_counts {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_counts& x) {
-  return f(caf::meta::type_name("call_counts"), x.map, x.collapse, x.reduce);
+  return f(x.map, x.collapse, x.reduce);
 }
 
 /// Wall time per stage in microseconds. For `chain`, `map_us` spans the
@@ -76,8 +74,7 @@ struct stage_timings {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stage_timings& x) {
-  return f(caf::meta::type_name("stage_timings"), x.chunk_us, x.map_us,
-           x.collapse_us, x.reduce_us, x.total_us);
+  return f(x.chunk_us, x.map_us, x.collapse_us, x.reduce_us, x.total_us);
 }
 
 /// The outcome of a job.
@@ -142,11 +139,10 @@ struct job_result {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
-  return f(caf::meta::type_name("job_result"), x.job_id, x.strategy, x.answer,
-           x.rationale, x.confidence, x.evidence, x.calls, x.reasks,
-           x.no_information, x.collapse_rounds, x.collapse_fallback,
-           x.fallback_note, x.usage, x.timings, x.chunks, x.document_tokens,
-           x.cut_tokens, x.failures, x.losses, x.tokenizer,
+  return f(x.job_id, x.strategy, x.answer, x.rationale, x.confidence,
+           x.evidence, x.calls, x.reasks, x.no_information, x.collapse_rounds,
+           x.collapse_fallback, x.fallback_note, x.usage, x.timings, x.chunks,
+           x.document_tokens, x.cut_tokens, x.failures, x.losses, x.tokenizer,
            x.token_counts_estimated, x.partial);
 }
 

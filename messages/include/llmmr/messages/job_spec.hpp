@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/strategy.hpp"
 #include "llmmr/messages/structured_output.hpp"
 #include "llmmr/messages/task_profile.hpp"
@@ -67,10 +65,10 @@ constexpr uint32_t reduce_reserved_output(const job_spec& spec) noexcept {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
-  return f(caf::meta::type_name("job_spec"), x.question, x.strategy, x.profile,
-           x.budget, x.max_tokens, x.reduce_max_tokens, x.structured_output,
-           x.max_failed_fraction, x.deadline_ms, x.early_collapse,
-           x.reask_unparsable, x.model, x.temperature);
+  return f(x.question, x.strategy, x.profile, x.budget, x.max_tokens,
+           x.reduce_max_tokens, x.structured_output, x.max_failed_fraction,
+           x.deadline_ms, x.early_collapse, x.reask_unparsable, x.model,
+           x.temperature);
 }
 
 } // namespace llmmr

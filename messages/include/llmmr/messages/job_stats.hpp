@@ -2,8 +2,6 @@
 
 #include <cstdint>
 
-#include <caf/meta/type_name.hpp>
-
 namespace llmmr {
 
 /// High-water marks of one job's buffers: what the windows kept bounded.
@@ -28,9 +26,8 @@ struct job_stats {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
-  return f(caf::meta::type_name("job_stats"), x.job_id, x.chunks_buffered_hwm,
-           x.bytes_buffered_hwm, x.pieces_held_hwm, x.map_in_flight_hwm,
-           x.bytes_received);
+  return f(x.job_id, x.chunks_buffered_hwm, x.bytes_buffered_hwm,
+           x.pieces_held_hwm, x.map_in_flight_hwm, x.bytes_received);
 }
 
 } // namespace llmmr

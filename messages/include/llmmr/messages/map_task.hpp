@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/chunk.hpp"
 #include "llmmr/messages/chunk_failure.hpp"
 #include "llmmr/messages/job_spec.hpp"
@@ -29,7 +27,7 @@ struct map_task {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, map_task& x) {
-  return f(caf::meta::type_name("map_task"), x.chunk, x.spec, x.payload_budget);
+  return f(x.chunk, x.spec, x.payload_budget);
 }
 
 /// How mapping one chunk ended: records (calibrated, in text order; several
@@ -58,8 +56,8 @@ struct map_outcome {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, map_outcome& x) {
-  return f(caf::meta::type_name("map_outcome"), x.job_id, x.index, x.records,
-           x.failed, x.failure, x.calls, x.reasks, x.usage);
+  return f(x.job_id, x.index, x.records, x.failed, x.failure, x.calls, x.reasks,
+           x.usage);
 }
 
 } // namespace llmmr

@@ -4,8 +4,6 @@
 #include <string>
 #include <string_view>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/usage.hpp"
 
 namespace llmmr {
@@ -64,10 +62,9 @@ struct progress_event {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
-  return f(caf::meta::type_name("progress_event"), x.job_id, x.stage,
-           x.chunks_total, x.document_complete, x.chunks_mapped,
-           x.chunks_failed, x.chunks_in_flight, x.collapse_round, x.usage,
-           x.elapsed_us, x.eta_us);
+  return f(x.job_id, x.stage, x.chunks_total, x.document_complete,
+           x.chunks_mapped, x.chunks_failed, x.chunks_in_flight,
+           x.collapse_round, x.usage, x.elapsed_us, x.eta_us);
 }
 
 } // namespace llmmr

@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/record_kind.hpp"
 #include "llmmr/messages/record_status.hpp"
 #include "llmmr/messages/usage.hpp"
@@ -46,9 +44,8 @@ struct record {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record& x) {
-  return f(caf::meta::type_name("record"), x.chunks, x.extracted, x.rationale,
-           x.answer, x.no_information, x.confidence, x.has_confidence, x.kind,
-           x.raw, x.status, x.usage);
+  return f(x.chunks, x.extracted, x.rationale, x.answer, x.no_information,
+           x.confidence, x.has_confidence, x.kind, x.raw, x.status, x.usage);
 }
 
 } // namespace llmmr

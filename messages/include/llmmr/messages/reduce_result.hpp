@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <string>
 
-#include <caf/meta/type_name.hpp>
-
 #include "llmmr/messages/record_status.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -40,9 +38,8 @@ struct reduce_result {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reduce_result& x) {
-  return f(caf::meta::type_name("reduce_result"), x.answer, x.rationale,
-           x.confidence, x.status, x.no_information, x.cut, x.reasks, x.calls,
-           x.usage);
+  return f(x.answer, x.rationale, x.confidence, x.status, x.no_information,
+           x.cut, x.reasks, x.calls, x.usage);
 }
 
 } // namespace llmmr

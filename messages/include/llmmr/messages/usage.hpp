@@ -2,8 +2,6 @@
 
 #include <cstdint>
 
-#include <caf/meta/type_name.hpp>
-
 namespace llmmr {
 
 /// Token usage of one or more LLM calls.
@@ -26,7 +24,7 @@ struct usage {
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, usage& x) {
-  return f(caf::meta::type_name("usage"), x.prompt_tokens, x.completion_tokens);
+  return f(x.prompt_tokens, x.completion_tokens);
 }
 
 } // namespace llmmr

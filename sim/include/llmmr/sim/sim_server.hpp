@@ -58,6 +58,8 @@ struct sim_options {
   /// Idle time after which a keep-alive connection without a new request is
   /// closed, and the timeout of every read and write, in milliseconds.
   uint32_t io_timeout_ms = 30000;
+  /// Pause between two small pieces of a `slow_drip` reply, in milliseconds.
+  uint32_t drip_pause_ms = 2;
 };
 
 /// Counters of one server since it started. All fields are totals.
@@ -78,6 +80,9 @@ struct sim_stats {
   uint64_t connections_accepted = 0;
   /// Chat requests rejected with a 4xx (bad JSON, context length, auth).
   uint64_t rejected = 0;
+  /// Requests whose connection the client closed (or reset) before the
+  /// reply was complete, e.g. a cancelled call.
+  uint64_t client_aborts = 0;
   /// Injected faults by kind, indexed by `fault_kind`.
   std::array<uint64_t, fault_kind_count> faults_by_kind{};
 };

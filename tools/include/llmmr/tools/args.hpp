@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,9 +54,9 @@ private:
   std::multimap<std::string, std::string, std::less<>> values_;
 };
 
-/// Parses `args` against `specs`. Unknown options, missing values and values
-/// given to flags are reported as `error_kind::usage` naming the option.
-/// `--help` is always accepted.
+/// Parses `args` against `specs` with CLI11. Unknown options, missing values
+/// and values given to flags are reported as `error_kind::usage` naming the
+/// option. `--help` (and `-h`) is always accepted; `--` ends the options.
 expected<parsed_args> parse_args(std::string_view command, arg_list args,
                                  std::span<const option_spec> specs);
 
@@ -65,5 +66,21 @@ void print_usage(std::string_view command, std::string_view synopsis,
 
 /// Prints `llmmr <command>: <description of err>` to stderr.
 void print_error(std::string_view command, const error& err);
+
+/// What `parse_command_args` found: the arguments, or (when they are
+/// empty) the exit code the command returns at once.
+struct command_args {
+  /// The parsed arguments; empty after a usage error or `--help`.
+  std::optional<parsed_args> args;
+  /// `exit_usage` after a usage error, `exit_ok` after `--help`.
+  int exit_code = 0;
+};
+
+/// Parses `raw` for `command`, which takes options only: prints the usage
+/// on `--help`, and prints the error on a bad option or any positional
+/// argument.
+command_args parse_command_args(std::string_view command, arg_list raw,
+                                std::span<const option_spec> specs,
+                                std::string_view synopsis);
 
 } // namespace llmmr::cli

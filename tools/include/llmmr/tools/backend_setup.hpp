@@ -1,0 +1,65 @@
+#pragma once
+
+// Settings to a connected client stack: backend options, endpoint discovery
+// and fitting a job's budget to the model's context window.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llmmr/messages/expected.hpp"
+
+#include "llmmr/backends/endpoint.hpp"
+#include "llmmr/backends/http_client.hpp"
+#include "llmmr/backends/llm_client.hpp"
+#include "llmmr/config/settings.hpp"
+#include "llmmr/messages/job_spec.hpp"
+
+namespace llmmr::cli {
+
+/// The backend options that `settings` describe, before any endpoint was
+/// asked anything.
+struct backend_options {
+  /// One entry per configured endpoint; "auto" profiles read `generic`.
+  std::vector<endpoint_options> endpoints;
+  /// Parallel to `endpoints`: whether the profile is "auto" (detect it).
+  std::vector<bool> detect_profile;
+  /// HTTP timeouts and connection reuse.
+  client_timeouts timeouts;
+  /// The retry policy.
+  retry_options retry;
+  /// Routing over several endpoints.
+  routing_options routing;
+};
+
+/// Maps the `endpoints`, `client`, `retry` and `routing` sections of `s` to
+/// backend options. Fails with `error_kind::config` for an unknown profile
+/// or jitter name.
+expected<backend_options> to_backend_options(const settings& s);
+
+/// A connected client stack.
+struct backend {
+  /// The client every LLM call goes through (retries included).
+  std::shared_ptr<llm_client> client;
+  /// The per-endpoint clients below `client`, for their counters.
+  std::vector<std::shared_ptr<http_client>> http_clients;
+  /// The endpoints as used: detected profiles and context windows filled in.
+  std::vector<endpoint_options> endpoints;
+  /// The smallest context window of all endpoints, 0 when none is known.
+  uint32_t context_window = 0;
+};
+
+/// Turns `s` into a client stack. Endpoints with profile "auto" are asked
+/// which server they run (`detect_profile`) and endpoints without a
+/// configured context window are asked for it. Fails with the endpoint's
+/// error kind (`unreachable`, `tls`, `auth`, ...) when an endpoint cannot be
+/// used and with `error_kind::config` for invalid options. API keys never
+/// appear in an error.
+expected<backend> connect_backend(const settings& s);
+
+/// Lowers `spec.budget` to `context_window` when it is larger (and the
+/// window is known). Returns a note for the user when it did, else nothing.
+std::string fit_budget(job_spec& spec, uint32_t context_window);
+
+} // namespace llmmr::cli

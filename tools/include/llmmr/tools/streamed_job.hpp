@@ -1,0 +1,67 @@
+#pragma once
+
+// Running one job whose document is streamed in acknowledged pieces, with
+// progress on stderr.
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "llmmr/messages/error.hpp"
+#include "llmmr/messages/expected.hpp"
+#include <caf/fwd.hpp>
+
+#include "llmmr/actors/pipeline.hpp"
+#include "llmmr/messages/job_result.hpp"
+#include "llmmr/messages/progress_event.hpp"
+
+namespace llmmr::cli {
+
+/// How progress is shown on stderr.
+enum class progress_mode {
+  /// Not at all.
+  none,
+  /// One live line redrawn in place (for a terminal).
+  bar,
+  /// Plain lines every two seconds and on stage changes (for logs).
+  lines,
+};
+
+/// Returns `bar` when stderr is a terminal and `lines` otherwise.
+progress_mode default_progress_mode();
+
+/// Hands a document to `consume` piece by piece; returns the first error of
+/// the source or of `consume`.
+using document_source
+  = std::function<error(const std::function<error(std::string_view)>& consume)>;
+
+/// Returns a source that hands `text` on in pieces of `piece` bytes. `text`
+/// must outlive the source.
+document_source text_source(std::string_view text, size_t piece = 1 << 16);
+
+/// What `run_streamed_job` observed.
+struct job_outcome {
+  /// The job's result, or why the job (or its input) failed.
+  expected<job_result> result{error{}};
+  /// The last progress event received (chunk counts of a failed job).
+  progress_event last;
+  /// The job's id, 0 when the job never started.
+  uint64_t job_id = 0;
+  /// Wall time from the job's start to its result, in microseconds.
+  uint64_t wall_us = 0;
+};
+
+/// Starts a job with `spec` on `pipeline`, sends it the pieces `source`
+/// produces with `job_piece_atom`, waiting for each piece's ack before the
+/// next one (so a slow pipeline slows the reader down and memory stays
+/// bounded), ends the document and waits for the result. Progress goes to
+/// stderr as `mode` says; `size_hint`, the document's size in bytes when
+/// known (0 otherwise), lets the progress show how much of the input was
+/// consumed before the chunk count is final. Blocks the calling thread; never
+/// call it from an actor.
+job_outcome run_streamed_job(caf::actor_system& sys,
+                             const pipeline_handle& pipeline, job_spec spec,
+                             const document_source& source, progress_mode mode,
+                             uint64_t size_hint = 0);
+
+} // namespace llmmr::cli
