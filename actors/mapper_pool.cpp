@@ -7,6 +7,7 @@
 #include "llmmr/actors/caf_error.hpp"
 #include "llmmr/core/log.hpp"
 #include "llmmr/core/network_address.hpp"
+#include "llmmr/core/utf8.hpp"
 
 #include <charconv>
 #include <deque>
@@ -79,9 +80,7 @@ std::vector<std::string> halve(std::string_view text) {
   if (pos == std::string_view::npos || pos < text.size() / 4)
     pos = text.rfind(' ', mid);
   if (pos == std::string_view::npos || pos < text.size() / 4) {
-    pos = mid;
-    while (pos > 0 && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80)
-      --pos;
+    pos = utf8::floor_boundary(text, mid);
   } else {
     ++pos; // keep the separator with the first half
   }

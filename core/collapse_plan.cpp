@@ -1,4 +1,5 @@
 #include "llmmr/core/collapse_plan.hpp"
+#include "llmmr/core/utf8.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -96,11 +97,8 @@ std::vector<uint32_t> merge_provenance(std::span<const record> inputs) {
 std::string cut_utf8(std::string text, size_t max_bytes) {
   if (text.size() <= max_bytes)
     return text;
-  auto n = max_bytes;
-  // Step back over continuation bytes so that no character is split.
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
-    --n;
-  text.resize(n);
+  // Step back to a character boundary so that no character is split.
+  text.resize(utf8::floor_boundary(text, max_bytes));
   return text;
 }
 

@@ -1,4 +1,5 @@
 #include "llmmr/core/token_cut.hpp"
+#include "llmmr/core/utf8.hpp"
 
 #include <utility>
 
@@ -6,15 +7,9 @@ namespace llmmr {
 
 namespace {
 
-bool is_continuation(char c) noexcept {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
-}
-
 /// Moves `pos` back to the start of the character it falls into.
 size_t boundary_at_or_before(std::string_view text, size_t pos) noexcept {
-  while (pos > 0 && pos < text.size() && is_continuation(text[pos]))
-    --pos;
-  return pos;
+  return pos < text.size() ? utf8::floor_boundary(text, pos) : pos;
 }
 
 } // namespace
@@ -35,7 +30,7 @@ std::pair<size_t, size_t> bisect_boundaries(std::string_view text,
     if (mid <= lo) {
       // No boundary strictly between: try the next character after `lo`.
       mid = lo + 1;
-      while (mid < hi && is_continuation(text[mid]))
+      while (mid < hi && utf8::is_continuation(text[mid]))
         ++mid;
       if (mid >= hi)
         return {lo, hi};

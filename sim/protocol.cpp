@@ -1,4 +1,5 @@
 #include "llmmr/sim/protocol.hpp"
+#include "llmmr/core/utf8.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -32,10 +33,6 @@ constexpr std::string_view fault_names[] = {
 };
 
 static_assert(std::size(fault_names) == fault_kind_count);
-
-bool is_continuation(char c) noexcept {
-  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
-}
 
 // Dumps without throwing on invalid UTF-8 (replaces bad bytes).
 std::string dump(const json& x) {
@@ -308,8 +305,7 @@ std::vector<std::string_view> split_tokens(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     auto end = std::min(text.size(), pos + 4);
-    while (end < text.size() && is_continuation(text[end]))
-      ++end;
+    end = utf8::ceil_boundary(text, end);
     result.push_back(text.substr(pos, end - pos));
     pos = end;
   }
@@ -321,8 +317,7 @@ size_t count_tokens(std::string_view text) noexcept {
   size_t pos = 0;
   while (pos < text.size()) {
     auto end = std::min(text.size(), pos + 4);
-    while (end < text.size() && is_continuation(text[end]))
-      ++end;
+    end = utf8::ceil_boundary(text, end);
     ++result;
     pos = end;
   }
