@@ -405,6 +405,9 @@ const std::vector<field<settings>>& global_fields() {
       "How long set-up waits for a server that answers 503 while loading its "
       "model."));
     v.push_back(uint_field<S>(
+      "client.io_threads", [](S & s) -> auto& { return s.client.io_threads; },
+      1, "I/O threads shared by every endpoint client."));
+    v.push_back(uint_field<S>(
       "client.max_idle_connections",
       [](S & s) -> auto& { return s.client.max_idle_connections; }, 0,
       "Keep-alive connections kept open per endpoint; 0 disables reuse."));

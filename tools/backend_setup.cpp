@@ -126,6 +126,9 @@ expected<backend> connect_backend(const settings& s) {
   if (!opts)
     return std::move(opts.error());
   backend out;
+  io_runtime_options rt_opts;
+  rt_opts.threads = s.client.io_threads;
+  out.runtime = runtime_owner{io_runtime::make(rt_opts)};
   // Set-up requests should not hang for the long per-call limits.
   auto probe_timeouts = opts->timeouts;
   probe_timeouts.total
@@ -144,7 +147,8 @@ expected<backend> connect_backend(const settings& s) {
     auto probe_opts = ep;
     if (probe_opts.max_concurrency == 0)
       probe_opts.max_concurrency = 1;
-    auto probe = http_client::make(probe_opts, probe_timeouts);
+    auto probe
+      = http_client::make(out.runtime.get(), probe_opts, probe_timeouts);
     if (!probe)
       return std::move(probe.error());
     auto name = (*probe)->name();
@@ -196,8 +200,8 @@ expected<backend> connect_backend(const settings& s) {
     if (ep.context_window != 0
         && (out.context_window == 0 || ep.context_window < out.context_window))
       out.context_window = ep.context_window;
-  auto client = make_client(opts->endpoints, opts->timeouts, opts->retry,
-                            opts->routing, &out.http_clients);
+  auto client = make_client(out.runtime.get(), opts->endpoints, opts->timeouts,
+                            opts->retry, opts->routing, &out.http_clients);
   if (!client)
     return std::move(client.error());
   out.client = std::move(*client);

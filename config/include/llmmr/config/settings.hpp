@@ -72,6 +72,8 @@ struct client_settings {
   /// How long set-up waits for a server that answers 503 while it loads its
   /// model.
   uint64_t ready_timeout_ms = 60000;
+  /// I/O threads shared by every endpoint client of a command.
+  uint32_t io_threads = 1;
 
   friend bool operator==(const client_settings&, const client_settings&)
     = default;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "llmmr/backends/io_runtime.hpp"
 #include "llmmr/messages/expected.hpp"
 
 #include "llmmr/backends/endpoint.hpp"
@@ -39,7 +40,48 @@ struct backend_options {
 expected<backend_options> to_backend_options(const settings& s);
 
 /// A connected client stack.
+/// Owns the I/O runtime of a command's clients and stops it (joining its
+/// threads) when the command is done. Commands run on the main thread, never
+/// on an actor's, so the join is allowed there.
+class runtime_owner {
+public:
+  runtime_owner() = default;
+  explicit runtime_owner(io_runtime_ptr runtime)
+    : runtime_(std::move(runtime)) {
+    // nop
+  }
+  runtime_owner(runtime_owner&& other) noexcept
+    : runtime_(std::move(other.runtime_)) {
+    // nop
+  }
+  runtime_owner& operator=(runtime_owner&& other) noexcept {
+    if (this != &other) {
+      stop();
+      runtime_ = std::move(other.runtime_);
+    }
+    return *this;
+  }
+  ~runtime_owner() { stop(); }
+
+  /// Returns the runtime (null when none was made).
+  const io_runtime_ptr& get() const noexcept { return runtime_; }
+
+  /// Stops the runtime now: calls still open end as `cancelled`.
+  void stop() {
+    if (runtime_) {
+      runtime_->stop();
+      runtime_.reset();
+    }
+  }
+
+private:
+  io_runtime_ptr runtime_;
+};
+
 struct backend {
+  /// The one I/O runtime of every client below; declared first so that it
+  /// is stopped after the clients are gone.
+  runtime_owner runtime;
   /// The client every LLM call goes through (retries included).
   std::shared_ptr<llm_client> client;
   /// The per-endpoint clients below `client`, for their counters.
