@@ -1,8 +1,8 @@
-// The pipeline's front actor, the per-job coordinator, `spawn_pipeline` and
-// `run_job`. The mappers live in mapper_pool.cpp, the chunker actor in
-// chunker_actor.cpp, the calibrator, collapser and reducer actors in
-// stage_actors.cpp; the pure logic (chunking, prompts, parsing, calibration,
-// collapse planning) lives in core/.
+// The pipeline's front actor, the per-job coordinator and `spawn_pipeline`
+// (the blocking runner is job_runner.cpp). The mappers live in mapper_pool.cpp,
+// the chunker actor in chunker_actor.cpp, the calibrator, collapser and reducer
+// actors in stage_actors.cpp; the pure logic (chunking, prompts, parsing,
+// calibration, collapse planning) lives in core/.
 
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/caf_error.hpp"
@@ -1295,35 +1295,6 @@ expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
   // The mapper pool connects to the worker nodes in the background.
   auto front = sys.spawn<pipeline_front>(std::move(ctx));
   return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
-}
-
-expected<job_result> run_job(caf::actor_system& sys,
-                             const pipeline_handle& pipeline, job_spec spec,
-                             std::string document,
-                             std::chrono::milliseconds timeout) {
-  caf::scoped_actor self{sys};
-  expected<job_result> out{
-    make_error(error_kind::internal, "run_job: no answer")};
-  uint64_t id = 0;
-  auto on_error = [&](caf::error& err) {
-    if (err == caf::sec::request_timeout)
-      out = make_error(error_kind::timeout,
-                       "job " + std::to_string(id) + " took longer than "
-                         + std::to_string(timeout.count()) + " ms");
-    else
-      out = from_caf(err);
-  };
-  self
-    ->request(pipeline.actor, timeout, job_doc_atom::value, std::move(spec),
-              std::move(document))
-    .receive([&](uint64_t x) { id = x; }, on_error);
-  if (id == 0)
-    return out;
-  self->request(pipeline.actor, timeout, job_result_atom::value, id)
-    .receive([&](job_result& res) { out = std::move(res); }, on_error);
-  if (!out && kind_of(out.error()) == error_kind::timeout)
-    self->send(pipeline.actor, job_cancel_atom::value, id);
-  return out;
 }
 
 std::string stage_of_label(const std::string& label) {

@@ -20,6 +20,7 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include "llmmr/actors/job_runner.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"

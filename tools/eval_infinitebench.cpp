@@ -22,6 +22,7 @@
 #include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
 
+#include "llmmr/actors/job_runner.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/config/settings.hpp"

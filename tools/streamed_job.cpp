@@ -193,75 +193,24 @@ progress_mode default_progress_mode() {
   return ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::lines;
 }
 
-document_source text_source(std::string_view text, size_t piece) {
-  return [text, piece](const std::function<error(std::string_view)>& consume) {
-    for (size_t pos = 0; pos < text.size(); pos += piece)
-      if (auto err = consume(text.substr(pos, piece)))
-        return err;
-    return error{};
-  };
-}
-
 job_outcome run_streamed_job(caf::actor_system& sys,
                              const pipeline_handle& pipeline, job_spec spec,
                              const document_source& source, progress_mode mode,
                              uint64_t size_hint) {
-  job_outcome out;
-  auto t0 = clock_type::now();
-  caf::scoped_actor self{sys};
-  error err;
-  auto keep_error = [&err](caf::error& x) { err = from_caf(x); };
-  self
-    ->request(pipeline.actor, caf::infinite, job_start_atom::value,
-              std::move(spec))
-    .receive([&](uint64_t id) { out.job_id = id; }, keep_error);
-  if (err) {
-    out.result = std::move(err);
-    return out;
-  }
-  auto id = out.job_id;
   auto printer = sys.spawn<progress_printer>(mode, size_hint);
-  self
-    ->request(pipeline.actor, caf::infinite, job_watch_atom::value, id,
-              caf::actor_cast<caf::actor>(printer))
-    .receive([](bool) {}, keep_error);
-  // Feed the document, one acknowledged piece at a time.
-  bool job_refused = false;
-  error source_err;
-  if (!err) {
-    source_err = source([&](std::string_view piece) -> error {
-      error piece_err;
-      self
-        ->request(pipeline.actor, caf::infinite, job_piece_atom::value, id,
-                  std::string{piece})
-        .receive(
-          [&](uint64_t bytes) {
-            self->send(printer, progress_bytes_atom::value, bytes);
-          },
-          [&](caf::error& x) { piece_err = from_caf(x); });
-      if (piece_err)
-        job_refused = true;
-      return piece_err;
-    });
-  }
-  if (source_err && !job_refused) {
-    // The source failed (an unreadable file): the job cannot go on.
-    self->send(pipeline.actor, job_cancel_atom::value, id);
-    err = std::move(source_err);
-  }
-  if (!err && !job_refused)
-    self->request(pipeline.actor, caf::infinite, job_end_atom::value, id)
-      .receive([](uint32_t) {},
-               [](caf::error&) {
-                 // The job's own error arrives with its result.
-               });
-  // The result (or the job's error, also when a piece was refused).
-  self->request(pipeline.actor, caf::infinite, job_result_atom::value, id)
-    .receive([&](job_result& res) { out.result = std::move(res); },
-             [&](caf::error& x) { out.result = from_caf(x); });
-  if (err)
-    out.result = std::move(err);
-  out.wall_us = micros_since(t0);
+  job_watchers watchers;
+  watchers.progress = caf::actor_cast<caf::actor>(printer);
+  watchers.on_ack = [&](uint64_t bytes) {
+    caf::anon_send(printer, progress_bytes_atom::value, bytes);
+  };
+  auto res
+    = llmmr::run_streamed_job(sys, pipeline, std::move(spec), source,
+                              std::chrono::milliseconds::max(), watchers);
+  job_outcome out;
+  out.result = std::move(res.result);
+  out.job_id = res.job_id;
+  out.wall_us = res.wall_us;
+  caf::scoped_actor self{sys};
   self->request(printer, caf::infinite, progress_done_atom::value)
     .receive([&](progress_event& ev) { out.last = std::move(ev); },
              [](caf::error&) {});

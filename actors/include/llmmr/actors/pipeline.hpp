@@ -179,14 +179,6 @@ expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
                                          std::shared_ptr<llm_client> client,
                                          std::shared_ptr<const tokenizer> tok);
 
-/// Runs one job over a whole document and blocks until its result, for code
-/// outside actors. On `timeout` the job is cancelled and the error is
-/// `error_kind::timeout`.
-expected<job_result> run_job(caf::actor_system& sys,
-                             const pipeline_handle& pipeline, job_spec spec,
-                             std::string document,
-                             std::chrono::milliseconds timeout);
-
 /// The label of LLM requests: `"job <id> map <index>"`,
 /// `"job <id> collapse <round>"` or `"job <id> reduce"`; for the baselines
 /// `"job <id> chain <index>"` (a Chain-of-Agents worker),

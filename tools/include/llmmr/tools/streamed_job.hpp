@@ -11,6 +11,7 @@
 #include "llmmr/messages/expected.hpp"
 #include <caf/fwd.hpp>
 
+#include "llmmr/actors/job_runner.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/messages/job_result.hpp"
 #include "llmmr/messages/progress_event.hpp"
@@ -30,19 +31,11 @@ enum class progress_mode {
 /// Returns `bar` when stderr is a terminal and `lines` otherwise.
 progress_mode default_progress_mode();
 
-/// Hands a document to `consume` piece by piece; returns the first error of
-/// the source or of `consume`.
-using document_source
-  = std::function<error(const std::function<error(std::string_view)>& consume)>;
-
-/// Returns a source that hands `text` on in pieces of `piece` bytes. `text`
-/// must outlive the source.
-document_source text_source(std::string_view text, size_t piece = 1 << 16);
-
 /// What `run_streamed_job` observed.
 struct job_outcome {
   /// The job's result, or why the job (or its input) failed.
-  expected<job_result> result{error{}};
+  expected<job_result> result{
+    error{error_kind::internal, "the job produced no outcome"}};
   /// The last progress event received (chunk counts of a failed job).
   progress_event last;
   /// The job's id, 0 when the job never started.
@@ -51,10 +44,8 @@ struct job_outcome {
   uint64_t wall_us = 0;
 };
 
-/// Starts a job with `spec` on `pipeline`, sends it the pieces `source`
-/// produces with `job_piece_atom`, waiting for each piece's ack before the
-/// next one (so a slow pipeline slows the reader down and memory stays
-/// bounded), ends the document and waits for the result. Progress goes to
+/// Runs a job with `llmmr::run_streamed_job` (the pieces `source` produces,
+/// each acknowledged before the next, no time limit). Progress goes to
 /// stderr as `mode` says; `size_hint`, the document's size in bytes when
 /// known (0 otherwise), lets the progress show how much of the input was
 /// consumed before the chunk count is final. Blocks the calling thread; never
