@@ -378,6 +378,7 @@ TEST_SUITE("actors") {
     pipeline_options opts;
     opts.mappers = 2;
     opts.map_window = 2;
+    opts.stream = true;
     auto p = spawn_pipeline(*es.sys, opts,
                             client_for(std::to_string((*sim)->port())),
                             std::make_shared<approx_tokenizer>());
@@ -431,6 +432,13 @@ TEST_SUITE("actors") {
     std::this_thread::sleep_for(std::chrono::milliseconds{so.ttft_ms + 1000});
     CHECK_LE((*sim)->stats().requests,
              uint64_t{opts.mappers * opts.map_window});
+    // Every call in flight closed its connection: the simulator sees each
+    // streamed request aborted by the client (it notices at its next write).
+    auto sent = (*sim)->stats().requests;
+    CHECK_GT(sent, 0u);
+    for (int i = 0; i < 600 && (*sim)->stats().client_aborts < sent; ++i)
+      std::this_thread::sleep_for(50ms);
+    CHECK_EQ((*sim)->stats().client_aborts, sent);
     p->stop();
   }
 
