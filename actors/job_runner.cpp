@@ -1,5 +1,6 @@
 #include "llmmr/actors/job_runner.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -141,8 +142,10 @@ expected<job_result> run_job(caf::actor_system& sys,
                              const pipeline_handle& pipeline, job_spec spec,
                              std::string document,
                              std::chrono::milliseconds timeout) {
-  return run_streamed_job(sys, pipeline, std::move(spec), text_source(document),
-                          timeout)
+  // The whole document in one piece, as a job_doc request would send it.
+  auto piece = std::max<size_t>(1, document.size());
+  return run_streamed_job(sys, pipeline, std::move(spec),
+                          text_source(document, piece), timeout)
     .result;
 }
 

@@ -302,6 +302,11 @@ public:
         auto coordinator = caf::actor_cast<caf::actor>(current_sender());
         auto rp = make_response_promise();
         auto job = task.chunk.job_id;
+        if (failed_jobs_.count(job) > 0) {
+          // The job failed here already; its coordinator drops it soon.
+          rp.deliver(cancelled(job, task.chunk.index));
+          return rp;
+        }
         queues_[job].push_back(
           queued{std::move(task), rp, std::move(coordinator)});
         if (!any_alive()) {
@@ -313,23 +318,8 @@ public:
         return rp;
       },
       [this](map_drop_atom, uint64_t job) {
-        // Chunks of the job still in flight are not sent anywhere else, and
-        // every mapper and worker node stops the job's calls.
-        bool remote = false;
-        for (auto& kv : in_flight_)
-          if (kv.second.job == job) {
-            kv.second.dropped = true;
-            remote = remote || !slots_[kv.second.slot].worker.empty();
-          }
-        for (auto& s : slots_)
-          if (s.alive && (s.worker.empty() || remote))
-            send(s.handle, map_drop_atom::value, job);
-        auto i = queues_.find(job);
-        if (i == queues_.end())
-          return;
-        for (auto& q : i->second)
-          q.rp.deliver(cancelled(job, q.task.chunk.index));
-        queues_.erase(i);
+        failed_jobs_.erase(job);
+        drop(job);
       },
     };
   }
@@ -363,6 +353,8 @@ private:
     caf::actor coordinator;
     map_task task;
     bool dropped = false;
+    /// The job fails at its first failed chunk (max_failed_fraction 0).
+    bool fail_fast = false;
   };
 
   static caf::error cancelled(uint64_t job, uint32_t index) {
@@ -448,6 +440,27 @@ private:
         });
   }
 
+  /// Stops job `job` here: chunks in flight are not sent anywhere else, every
+  /// mapper and worker node stops the job's calls and queued chunks end as
+  /// cancelled.
+  void drop(uint64_t job) {
+    bool remote = false;
+    for (auto& kv : in_flight_)
+      if (kv.second.job == job) {
+        kv.second.dropped = true;
+        remote = remote || !slots_[kv.second.slot].worker.empty();
+      }
+    for (auto& s : slots_)
+      if (s.alive && (s.worker.empty() || remote))
+        send(s.handle, map_drop_atom::value, job);
+    auto i = queues_.find(job);
+    if (i == queues_.end())
+      return;
+    for (auto& q : i->second)
+      q.rp.deliver(cancelled(job, q.task.chunk.index));
+    queues_.erase(i);
+  }
+
   /// Notes that worker node `name` cannot be used.
   void unusable(const std::string& name, const std::string& why) {
     logger()->warn("pipeline: cannot use worker {}: {}", name, why);
@@ -514,6 +527,7 @@ private:
       r.range = item.task.chunk.range;
       r.rp = item.rp;
       r.coordinator = item.coordinator;
+      r.fail_fast = item.task.spec.max_failed_fraction <= 0;
       // The requester is not statically typed here (a coordinator or a
       // worker node's front), hence an anonymous note.
       if (item.coordinator)
@@ -535,8 +549,18 @@ private:
               return; // the worker died and the chunk went elsewhere
             auto rp = std::move(i->second.rp);
             --slots_[i->second.slot].load;
+            auto job = i->second.job;
+            bool stop
+              = out.failed
+                && (i->second.fail_fast || is_recurring(out.failure.kind));
             in_flight_.erase(i);
             rp.deliver(std::move(out));
+            if (stop) {
+              // Fail fast without waiting for the coordinator's drop: no
+              // further chunk of the job goes out from here.
+              failed_jobs_.insert(job);
+              drop(job);
+            }
             dispatch();
           },
           [this, key](caf::error& err) {
@@ -610,6 +634,8 @@ private:
   std::map<uint64_t, running> in_flight_;
   uint64_t next_key_ = 1;
   uint64_t last_job_ = 0;
+  /// Jobs whose failure this pool saw before their coordinator's drop.
+  std::set<uint64_t> failed_jobs_;
   /// Worker connections still being made.
   size_t connecting_ = 0;
   /// Why worker nodes could not be used, "host:port: reason; ...".

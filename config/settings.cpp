@@ -723,13 +723,7 @@ std::string show(const nlohmann::json& x, bool secret) {
 std::string show_text(std::string_view text, bool secret) {
   if (secret)
     return "a value";
-  std::string result = "\"";
-  if (text.size() > 60)
-    result.append(text.substr(0, 57)).append("...");
-  else
-    result.append(text);
-  result += '"';
-  return result;
+  return ascii::quoted_excerpt(text);
 }
 
 std::string check_url(std::string_view url) {

@@ -21,13 +21,7 @@ namespace {
 
 /// Returns `text` in double quotes, shortened when long.
 std::string quoted(std::string_view text) {
-  std::string result = "\"";
-  if (text.size() > 60)
-    result.append(text.substr(0, 57)).append("...");
-  else
-    result.append(text);
-  result += '"';
-  return result;
+  return ascii::quoted_excerpt(text);
 }
 
 /// Returns `text` without its query and fragment, which may carry tokens,

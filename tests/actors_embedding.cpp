@@ -436,7 +436,10 @@ TEST_SUITE("actors") {
     // Every call in flight closed its connection: the simulator sees each
     // streamed request aborted by the client (it notices at its next write).
     auto sent = (*sim)->stats().requests;
-    CHECK_GT(sent, 0u);
+    // Cancelled once calls were in flight; a deadline may pass before the
+    // first call went out on a loaded machine.
+    if (spec.deadline_ms == 0)
+      CHECK_GT(sent, 0u);
     for (int i = 0; i < 600 && (*sim)->stats().client_aborts < sent; ++i)
       std::this_thread::sleep_for(50ms);
     CHECK_EQ((*sim)->stats().client_aborts, sent);

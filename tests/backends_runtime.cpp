@@ -176,6 +176,23 @@ struct manual_timers {
   }
 };
 
+/// Retries for the breaker tests against the simulator: five attempts with
+/// the given backoffs, the breaker opening after three failures.
+retry_options breaker_retry(std::chrono::milliseconds initial_backoff,
+                            std::chrono::milliseconds max_backoff,
+                            std::chrono::milliseconds probe_interval,
+                            std::chrono::milliseconds outage_limit) {
+  retry_options retry;
+  retry.max_attempts = 5;
+  retry.initial_backoff = initial_backoff;
+  retry.max_backoff = max_backoff;
+  retry.max_total = std::chrono::milliseconds{60000};
+  retry.breaker_threshold = 3;
+  retry.probe_interval = probe_interval;
+  retry.outage_limit = outage_limit;
+  return retry;
+}
+
 } // namespace
 
 TEST_SUITE("backends") {
@@ -679,14 +696,7 @@ TEST_SUITE("backends") {
     auto port = first->port();
     first->stop();
     auto rt = io_runtime::make();
-    retry_options retry;
-    retry.max_attempts = 5;
-    retry.initial_backoff = 20ms;
-    retry.max_backoff = 100ms;
-    retry.max_total = 60000ms;
-    retry.breaker_threshold = 3;
-    retry.probe_interval = 100ms;
-    retry.outage_limit = 30000ms;
+    auto retry = breaker_retry(20ms, 100ms, 100ms, 30000ms);
     auto client
       = make_client(rt, {endpoint_at(port)}, quick(), retry, routing_options{});
     REQUIRE(client);
@@ -714,14 +724,7 @@ TEST_SUITE("backends") {
       port = srv->port();
     }
     auto rt = io_runtime::make();
-    retry_options retry;
-    retry.max_attempts = 5;
-    retry.initial_backoff = 10ms;
-    retry.max_backoff = 50ms;
-    retry.max_total = 60000ms;
-    retry.breaker_threshold = 3;
-    retry.probe_interval = 200ms;
-    retry.outage_limit = 1500ms;
+    auto retry = breaker_retry(10ms, 50ms, 200ms, 1500ms);
     std::vector<std::shared_ptr<http_client>> parts;
     auto client = make_client(rt, {endpoint_at(port)}, quick(), retry,
                               routing_options{}, &parts);

@@ -15,15 +15,7 @@
 namespace llmmr::detail {
 
 // The string helpers the three parts share.
-using ascii::consume;
-using ascii::is_alnum;
-using ascii::is_digit;
-using ascii::is_space;
-using ascii::skip_blanks;
-using ascii::skip_emphasis;
-using ascii::starts_with_icase;
-using ascii::to_lower;
-using ascii::trim;
+using namespace ascii;
 
 /// The full-width colon (U+FF1A) Chinese labels end with.
 inline constexpr std::string_view fullwidth_colon = "\xEF\xBC\x9A";

@@ -65,7 +65,7 @@ job_outcome run_streamed_job(caf::actor_system& sys,
                              const job_watchers& watchers = {});
 
 /// Runs one job over a whole document and blocks until its result, for code
-/// outside actors: `run_streamed_job` with the document in pieces. On
+/// outside actors: `run_streamed_job` with the document in one piece. On
 /// `timeout` the job is cancelled and the error is `error_kind::timeout`.
 expected<job_result> run_job(caf::actor_system& sys,
                              const pipeline_handle& pipeline, job_spec spec,

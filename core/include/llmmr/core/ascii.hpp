@@ -36,6 +36,18 @@ inline std::string lower(std::string_view x) {
 }
 
 /// Returns whether `x` and `y` are equal ignoring ASCII case.
+/// Returns `text` in double quotes for an error message, cut to 57 bytes
+/// and "..." when longer than 60.
+inline std::string quoted_excerpt(std::string_view text) {
+  std::string result = "\"";
+  if (text.size() > 60)
+    result.append(text.substr(0, 57)).append("...");
+  else
+    result.append(text);
+  result += '"';
+  return result;
+}
+
 constexpr bool iequals(std::string_view x, std::string_view y) noexcept {
   if (x.size() != y.size())
     return false;

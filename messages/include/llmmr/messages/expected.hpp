@@ -11,8 +11,8 @@ namespace llmmr {
 
 /// Either a value of type `T` or the `error` that prevented computing it.
 /// Both convert implicitly, so a function returns its value or its error
-/// directly. Reading the value of an `expected` that holds an error (or the
-/// error of one that holds a value) is a precondition violation.
+/// directly. Reading the value of an `expected` that holds an error is a
+/// precondition violation; the error of one that holds a value is "no error".
 template <class T>
 class expected {
 public:
@@ -82,19 +82,14 @@ public:
   /// Accesses the value's members.
   const T* operator->() const { return &value(); }
 
-  /// Returns the error.
-  llmmr::error& error() & {
-    assert(!has_value());
-    return std::get<1>(state_);
-  }
-
-  /// Returns the error.
+  /// Returns the error, or "no error" while a value is present (so that a
+  /// diagnostic may name the error unconditionally).
   const llmmr::error& error() const& {
-    assert(!has_value());
-    return std::get<1>(state_);
+    static const llmmr::error none;
+    return has_value() ? none : std::get<1>(state_);
   }
 
-  /// Returns the error.
+  /// Returns the error; a value must not be present.
   llmmr::error&& error() && {
     assert(!has_value());
     return std::get<1>(std::move(state_));
