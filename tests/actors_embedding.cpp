@@ -26,8 +26,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "llmmr/actors/job_runner.hpp"
 #include "llmmr/actors/caf_error.hpp"
+#include "llmmr/actors/job_runner.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/client_factory.hpp"
