@@ -201,6 +201,28 @@ struct embedded_system {
   }
 };
 
+/// A pipeline on the simulator at `port` and a progress collector, both
+/// stopped when the test leaves its scope (the collector lives until told
+/// otherwise, and the system waits for it).
+struct watched_pipeline {
+  watched_pipeline(embedded_system& es, const pipeline_options& opts,
+                   uint16_t port) {
+    auto made = spawn_pipeline(*es.sys, opts, client_for(std::to_string(port)),
+                               std::make_shared<approx_tokenizer>());
+    REQUIRE(made);
+    handle = *made;
+    guard_p.hdl = caf::actor_cast<caf::actor>(handle.actor);
+    watcher = es.sys->spawn(collector, log);
+    guard_w.hdl = watcher;
+  }
+
+  pipeline_handle handle;
+  std::shared_ptr<event_log> log = std::make_shared<event_log>();
+  caf::actor watcher;
+  stop_guard guard_p;
+  stop_guard guard_w;
+};
+
 } // namespace
 
 TEST_SUITE("actors") {
@@ -280,15 +302,10 @@ TEST_SUITE("actors") {
     pipeline_options opts;
     opts.max_jobs = 1;
     opts.max_queued_jobs = 3;
-    auto p = spawn_pipeline(*es.sys, opts,
-                            client_for(std::to_string((*sim)->port())),
-                            std::make_shared<approx_tokenizer>());
-    REQUIRE(p);
-    stop_guard guard_p{caf::actor_cast<caf::actor>(p->actor)};
-    auto log = std::make_shared<event_log>();
-    auto watcher = es.sys->spawn(collector, log);
-    // The collector lives until told otherwise: the system waits for it.
-    stop_guard guard_w{watcher};
+    watched_pipeline wp{es, opts, (*sim)->port()};
+    auto* p = &wp.handle;
+    auto& log = wp.log;
+    auto& watcher = wp.watcher;
     self->request(p->actor, 10s, job_watch_atom::value, uint64_t{0}, watcher)
       .receive([](bool) {}, [](caf::error& err) { FAIL(describe(err)); });
     std::vector<uint64_t> ids;
@@ -380,15 +397,10 @@ TEST_SUITE("actors") {
     opts.mappers = 2;
     opts.map_window = 2;
     opts.stream = true;
-    auto p = spawn_pipeline(*es.sys, opts,
-                            client_for(std::to_string((*sim)->port())),
-                            std::make_shared<approx_tokenizer>());
-    REQUIRE(p);
-    stop_guard guard_p{caf::actor_cast<caf::actor>(p->actor)};
-    auto log = std::make_shared<event_log>();
-    auto watcher = es.sys->spawn(collector, log);
-    // The collector lives until told otherwise: the system waits for it.
-    stop_guard guard_w{watcher};
+    watched_pipeline wp{es, opts, (*sim)->port()};
+    auto* p = &wp.handle;
+    auto& log = wp.log;
+    auto& watcher = wp.watcher;
     auto spec = lighthouse_spec();
     auto doc = test::document_with_fact(3, 200, fact);
     REQUIRE_GT(chunks_of(spec, doc), 20u);
