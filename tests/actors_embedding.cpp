@@ -415,14 +415,16 @@ TEST_SUITE("actors") {
     self->request(p->actor, 10s, job_watch_atom::value, id, watcher)
       .receive([](bool) {}, [](caf::error& err) { FAIL(describe(err)); });
     if (spec.deadline_ms == 0) {
-      // Cancel once the first calls are under way.
+      // Cancel once the first calls are under way: in flight for the job
+      // and received by the simulator (a chunk counts as in flight before
+      // its request has reached the server).
       for (int i = 0; i < 600; ++i) {
         {
           std::lock_guard<std::mutex> guard{log->mtx};
           bool busy = false;
           for (auto& ev : log->events)
             busy = busy || ev.chunks_in_flight > 0;
-          if (busy)
+          if (busy && (*sim)->stats().requests > 0)
             break;
         }
         std::this_thread::sleep_for(50ms);
