@@ -17,11 +17,11 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "llmmr/actors/calibrator_actor.hpp"
 #include "llmmr/actors/chain_runner.hpp"
@@ -79,18 +79,39 @@ error_kind request_error_kind(const caf::error& err) {
   return err == caf::sec::request_timeout ? error_kind::timeout : kind_of(err);
 }
 
+/// What the front understands beyond its public interface: the reports of
+/// its coordinators.
+using front_actor = pipeline_actor::extend<
+  caf::reacts_to<job_done_atom, uint64_t, job_result, job_stats>,
+  caf::reacts_to<job_failed_atom, uint64_t, caf::error, job_stats>>;
+
+/// What a job coordinator understands: input and queries routed by the
+/// front, admission, and the reports of its chunker (`chunk_sink_actor`),
+/// collapser (`collapse_observer_actor`), chain runner and the mapper pool
+/// (`chain_sink_actor`), plus its own deadline.
+using coordinator_actor = caf::typed_actor<
+  caf::replies_to<job_piece_atom, std::string>::with<uint64_t>,
+  caf::reacts_to<job_doc_atom, std::string>,
+  caf::replies_to<job_end_atom>::with<uint32_t>, caf::reacts_to<job_admit_atom>,
+  caf::reacts_to<chunks_atom, chunk_batch>,
+  caf::reacts_to<collapse_prog_atom, collapse_progress>,
+  caf::reacts_to<job_watch_atom, caf::actor>, caf::reacts_to<job_cancel_atom>,
+  caf::replies_to<job_stats_atom>::with<job_stats>,
+  caf::reacts_to<deadline_atom>, caf::reacts_to<map_started_atom, uint32_t>,
+  caf::reacts_to<chain_done_atom, map_outcome>>;
+
 /// The life of one job. The coordinator only wires the job's stage actors
 /// (document -> chunker actor -> map work to the pool -> records ->
 /// collapser -> reducer -> job_result) and keeps what spans them: the state
 /// of every chunk, the failure rule, cancellation, the deadline and progress
 /// events. The stage actors are linked to it and ended with it.
-class job_coordinator : public caf::event_based_actor {
+class job_coordinator : public coordinator_actor::base {
 public:
   job_coordinator(caf::actor_config& cfg,
                   std::shared_ptr<const pipeline_context> ctx, uint64_t id,
                   job_spec spec, call_budget budget, mapper_pool_actor pool,
-                  caf::actor front)
-    : caf::event_based_actor(cfg), ctx_(std::move(ctx)), id_(id),
+                  front_actor front)
+    : coordinator_actor::base(cfg), ctx_(std::move(ctx)), id_(id),
       spec_(std::move(spec)), budget_(budget), pool_(std::move(pool)),
       front_(std::move(front)), cancel_(make_cancellation()) {
     stats_.job_id = id;
@@ -105,12 +126,12 @@ public:
     cancel_->cancel();
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     started_ = clock_type::now();
     spawn_stages();
     set_exit_handler([this](caf::exit_msg& msg) { on_exit_msg(msg); });
     if (spec_.deadline_ms > 0)
-      delayed_send(caf::actor_cast<caf::actor>(this),
+      delayed_send(coordinator_actor{this},
                    std::chrono::milliseconds{spec_.deadline_ms},
                    deadline_atom::value);
     return {
@@ -157,21 +178,20 @@ private:
   // -- stage actors -----------------------------------------------------------
 
   void spawn_stages() {
-    auto self = caf::actor_cast<caf::actor>(this);
+    coordinator_actor self{this};
     chunker_options copts;
     copts.budget = budget_.chunk_payload;
     copts.job_id = id_;
     copts.replace_invalid_utf8 = ctx_->opts.replace_invalid_utf8;
-    chunker_
-      = spawn_chunker(system(), ctx_->tok, copts, ctx_->opts.chunk_window,
-                      caf::actor_cast<chunk_sink_actor>(self));
+    chunker_ = spawn_chunker(system(), ctx_->tok, copts,
+                             ctx_->opts.chunk_window, self);
     link_to(chunker_);
     reducer_ = spawn_reducer(system(), job_ctx_, id_, spec_);
     link_to(reducer_);
     switch (spec_.strategy) {
     case strategy::chain:
-      chain_ = spawn_chain_runner(system(), job_ctx_, id_, spec_, budget_,
-                                  caf::actor_cast<chain_sink_actor>(self));
+      chain_
+        = spawn_chain_runner(system(), job_ctx_, id_, spec_, budget_, self);
       link_to(chain_);
       final_budget_ = budget_.chain_answer_payload;
       break;
@@ -184,8 +204,7 @@ private:
       reduce_budget_
         = std::min(budget_.collapse_payload, budget_.reduce_payload);
       collapser_
-        = spawn_collapser(system(), job_ctx_, id_, spec_, reduce_budget_,
-                          caf::actor_cast<collapse_observer_actor>(self));
+        = spawn_collapser(system(), job_ctx_, id_, spec_, reduce_budget_, self);
       link_to(collapser_);
     }
   }
@@ -937,8 +956,11 @@ private:
     if (document_complete_ && done_chunks_ > 0 && done_chunks_ < states_.size())
       ev.eta_us
         = ev.elapsed_us / done_chunks_ * (states_.size() - done_chunks_);
+    // Subscribers are untyped (any actor that handles `progress_event`); a
+    // typed actor may only reach them anonymously, so none of them can
+    // reflect an error back at the coordinator.
     for (auto& w : watchers_)
-      send(w, ev);
+      caf::anon_send(w, ev);
   }
 
   // -- state ------------------------------------------------------------------
@@ -948,7 +970,7 @@ private:
   job_spec spec_;
   call_budget budget_;
   mapper_pool_actor pool_;
-  caf::actor front_;
+  front_actor front_;
   /// The job's flag: set when the job ends, on every request it makes.
   cancellation_ptr cancel_;
   /// `ctx_` with `cancel_`, for the stage actors.
@@ -1022,14 +1044,14 @@ private:
 
 /// Admits jobs, routes their messages to their coordinators and keeps the
 /// results of finished jobs.
-class pipeline_front : public caf::event_based_actor {
+class pipeline_front : public front_actor::base {
 public:
   pipeline_front(caf::actor_config& cfg, std::shared_ptr<pipeline_context> ctx)
-    : caf::event_based_actor(cfg), init_ctx_(std::move(ctx)) {
+    : front_actor::base(cfg), init_ctx_(std::move(ctx)) {
     // nop
   }
 
-  caf::behavior make_behavior() override {
+  behavior_type make_behavior() override {
     // One calibrator for the whole pipeline (see calibrator_actor.hpp); the
     // context is read-only from here on.
     init_ctx_->calibrator = spawn_calibrator(system(), init_ctx_->prompts);
@@ -1082,31 +1104,31 @@ public:
         return *id;
       },
       [this](job_piece_atom, uint64_t id,
-             std::string& text) -> caf::result<caf::message> {
+             std::string& text) -> caf::result<uint64_t> {
         if (auto c = coordinator(id))
           return delegate(c, job_piece_atom::value, std::move(text));
         return unknown(id);
       },
-      [this](job_end_atom, uint64_t id) -> caf::result<caf::message> {
+      [this](job_end_atom, uint64_t id) -> caf::result<uint32_t> {
         if (auto c = coordinator(id))
           return delegate(c, job_end_atom::value);
         return unknown(id);
       },
-      [this](job_stats_atom, uint64_t id) -> caf::result<caf::message> {
+      [this](job_stats_atom, uint64_t id) -> caf::result<job_stats> {
         if (auto c = coordinator(id))
           return delegate(c, job_stats_atom::value);
         if (auto i = finished_.find(id); i != finished_.end())
-          return caf::make_message(i->second.stats);
+          return i->second.stats;
         return unknown(id);
       },
-      [this](job_result_atom, uint64_t id) -> caf::result<caf::message> {
+      [this](job_result_atom, uint64_t id) -> caf::result<job_result> {
         if (auto i = finished_.find(id); i != finished_.end()) {
           if (i->second.result)
-            return caf::make_message(*i->second.result);
+            return *i->second.result;
           return i->second.result.error();
         }
         if (auto i = running_.find(id); i != running_.end()) {
-          auto rp = make_response_promise();
+          auto rp = make_response_promise<job_result>();
           i->second.awaiting.push_back(rp);
           return rp;
         }
@@ -1158,8 +1180,8 @@ public:
 
 private:
   struct running_job {
-    caf::actor coordinator;
-    std::vector<caf::response_promise> awaiting;
+    coordinator_actor coordinator;
+    std::vector<caf::typed_response_promise<job_result>> awaiting;
   };
 
   struct finished_job {
@@ -1172,9 +1194,9 @@ private:
                           "unknown job " + std::to_string(id));
   }
 
-  caf::actor coordinator(uint64_t id) const {
+  coordinator_actor coordinator(uint64_t id) const {
     auto i = running_.find(id);
-    return i != running_.end() ? i->second.coordinator : caf::actor{};
+    return i != running_.end() ? i->second.coordinator : coordinator_actor{};
   }
 
   expected<uint64_t> start(job_spec spec) {
@@ -1195,8 +1217,7 @@ private:
     // Linked: coordinators end with the front (stop). Monitored: the front
     // learns when a coordinator dies without reporting.
     auto coord = spawn<job_coordinator, caf::monitored + caf::linked>(
-      ctx_, id, std::move(spec), *budget, pool_,
-      caf::actor_cast<caf::actor>(this));
+      ctx_, id, std::move(spec), *budget, pool_, front_actor{this});
     for (auto& w : global_watchers_)
       send(coord, job_watch_atom::value, w);
     running_.emplace(id, running_job{coord, {}});
@@ -1294,7 +1315,8 @@ expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
   ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
   // The mapper pool connects to the worker nodes in the background.
   auto front = sys.spawn<pipeline_front>(std::move(ctx));
-  return pipeline_handle{caf::actor_cast<pipeline_actor>(front)};
+  // The public handle hides the front's private messages.
+  return pipeline_handle{pipeline_actor{front}};
 }
 
 std::string stage_of_label(const std::string& label) {
