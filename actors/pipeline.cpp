@@ -95,7 +95,8 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<job_end_atom>::with<uint32_t>, caf::reacts_to<job_admit_atom>,
   caf::reacts_to<chunks_atom, chunk_batch>,
   caf::reacts_to<collapse_prog_atom, collapse_progress>,
-  caf::reacts_to<job_watch_atom, caf::actor>, caf::reacts_to<job_cancel_atom>,
+  caf::reacts_to<job_watch_atom, caf::actor>,
+  caf::reacts_to<job_unwatch_atom, caf::actor>, caf::reacts_to<job_cancel_atom>,
   caf::replies_to<job_stats_atom>::with<job_stats>,
   caf::reacts_to<deadline_atom>, caf::reacts_to<map_started_atom, uint32_t>,
   caf::reacts_to<chain_done_atom, map_outcome>>;
@@ -130,6 +131,7 @@ public:
     started_ = clock_type::now();
     spawn_stages();
     set_exit_handler([this](caf::exit_msg& msg) { on_exit_msg(msg); });
+    set_down_handler([this](caf::down_msg& dm) { drop_watcher(dm.source); });
     if (spec_.deadline_ms > 0)
       delayed_send(coordinator_actor{this},
                    std::chrono::milliseconds{spec_.deadline_ms},
@@ -152,8 +154,16 @@ public:
         on_collapse_progress(p);
       },
       [this](job_watch_atom, caf::actor& sub) {
+        if (std::find(watchers_.begin(), watchers_.end(), sub)
+            != watchers_.end())
+          return;
+        // Monitored, so that a subscriber that ends is dropped.
+        monitor(sub);
         watchers_.push_back(std::move(sub));
         publish(true);
+      },
+      [this](job_unwatch_atom, caf::actor& sub) {
+        drop_watcher(sub.address());
       },
       [this](job_cancel_atom) {
         fail(make_caf_error(error_kind::cancelled, "job " + std::to_string(id_)
@@ -931,6 +941,13 @@ private:
 
   // -- progress ---------------------------------------------------------------
 
+  void drop_watcher(const caf::actor_addr& who) {
+    watchers_.erase(
+      std::remove_if(watchers_.begin(), watchers_.end(),
+                     [&](const caf::actor& w) { return w.address() == who; }),
+      watchers_.end());
+  }
+
   void publish(bool force) {
     if (watchers_.empty())
       return;
@@ -1076,6 +1093,9 @@ public:
                      describe(err));
     });
     set_down_handler([this](caf::down_msg& dm) {
+      // A global subscriber that ended.
+      if (drop_global_watcher(dm.source))
+        return;
       for (auto& [id, job] : running_)
         if (job.coordinator.address() == dm.source) {
           auto jid = id;
@@ -1137,13 +1157,35 @@ public:
       [this](job_watch_atom, uint64_t id,
              caf::actor& sub) -> caf::result<bool> {
         if (id == 0) {
-          global_watchers_.push_back(sub);
+          if (std::find(global_watchers_.begin(), global_watchers_.end(), sub)
+              == global_watchers_.end()) {
+            monitor(sub);
+            global_watchers_.push_back(sub);
+          }
           for (auto& kv : running_)
             send(kv.second.coordinator, job_watch_atom::value, sub);
           return true;
         }
         if (auto c = coordinator(id)) {
           send(c, job_watch_atom::value, sub);
+          return true;
+        }
+        if (finished_.count(id) > 0)
+          return false;
+        return unknown(id);
+      },
+      [this](job_unwatch_atom, uint64_t id,
+             caf::actor& sub) -> caf::result<bool> {
+        if (id == 0) {
+          if (!drop_global_watcher(sub.address()))
+            return false;
+          demonitor(sub);
+          for (auto& kv : running_)
+            send(kv.second.coordinator, job_unwatch_atom::value, sub);
+          return true;
+        }
+        if (auto c = coordinator(id)) {
+          send(c, job_unwatch_atom::value, sub);
           return true;
         }
         if (finished_.count(id) > 0)
@@ -1187,11 +1229,24 @@ private:
   struct finished_job {
     caf::expected<job_result> result;
     job_stats stats;
+    /// `footprint` of the result.
+    size_t bytes = 0;
   };
 
   caf::error unknown(uint64_t id) const {
     return make_caf_error(error_kind::usage,
                           "unknown job " + std::to_string(id));
+  }
+
+  /// Removes a subscriber to every job; true when it was one.
+  bool drop_global_watcher(const caf::actor_addr& who) {
+    auto i
+      = std::find_if(global_watchers_.begin(), global_watchers_.end(),
+                     [&](const caf::actor& w) { return w.address() == who; });
+    if (i == global_watchers_.end())
+      return false;
+    global_watchers_.erase(i);
+    return true;
   }
 
   coordinator_actor coordinator(uint64_t id) const {
@@ -1257,10 +1312,18 @@ private:
         w != waiting_.end())
       waiting_.erase(w);
     admit_waiting();
-    finished_.emplace(id, finished_job{std::move(res), st});
+    // Results are kept by count and by size: the oldest go first, and the
+    // newest always stays so that a late `job_result` still finds it.
+    size_t bytes = res ? footprint(*res) : sizeof(finished_job);
+    finished_.emplace(id, finished_job{std::move(res), st, bytes});
     finished_order_.push_back(id);
-    while (finished_order_.size() > ctx_->opts.retain_results) {
-      finished_.erase(finished_order_.front());
+    finished_bytes_ += bytes;
+    while (finished_order_.size() > 1
+           && (finished_order_.size() > ctx_->opts.retain_results
+               || finished_bytes_ > ctx_->opts.retain_results_bytes)) {
+      auto oldest = finished_.find(finished_order_.front());
+      finished_bytes_ -= oldest->second.bytes;
+      finished_.erase(oldest);
       finished_order_.pop_front();
     }
   }
@@ -1275,6 +1338,8 @@ private:
   std::deque<uint64_t> waiting_;
   std::map<uint64_t, finished_job> finished_;
   std::deque<uint64_t> finished_order_;
+  /// Sum of the retained results' `bytes`.
+  size_t finished_bytes_ = 0;
   std::vector<caf::actor> global_watchers_;
 };
 

@@ -543,6 +543,10 @@ const std::vector<field<settings>>& global_fields() {
       [](S & s) -> auto& { return s.pipeline.retain_results; }, 1,
       "Finished jobs whose result (or error) stays available."));
     v.push_back(uint_field<S>(
+      "pipeline.retain_results_mb",
+      [](S & s) -> auto& { return s.pipeline.retain_results_mb; }, 1,
+      "MiB the retained results may take together; the oldest go first."));
+    v.push_back(uint_field<S>(
       "pipeline.map_timeout_ms",
       [](S & s) -> auto& { return s.pipeline.map_timeout_ms; }, 1,
       "Limit of one chunk's map request, waiting for a mapper included."));

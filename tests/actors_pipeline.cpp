@@ -792,6 +792,111 @@ TEST_SUITE("actors") {
     fx.run();
   }
 
+  TEST_CASE("pipeline: subscribers leave when they end or unwatch") {
+    fixture fx{make_model()};
+    auto pipe = fx.pipe.actor;
+    // A subscriber to every job that counts the events it receives.
+    auto events = std::make_shared<size_t>(0);
+    auto spawn_counter = [&] {
+      return fx.sys->spawn([events](caf::event_based_actor*) {
+        return caf::behavior{[events](progress_event&) { ++*events; }};
+      });
+    };
+    auto doc = make_document(10, {{3, fact("Paris", 5, "Paris.")}});
+    SUBCASE("a subscriber that terminates is dropped") {
+      auto sub = spawn_counter();
+      REQUIRE(fx.ask<bool>(job_watch_atom::value, uint64_t{0}, sub));
+      caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+      fx.run();
+      // Already gone: there is nothing left to unwatch.
+      auto gone = fx.ask<bool>(job_unwatch_atom::value, uint64_t{0}, sub);
+      REQUIRE(gone);
+      CHECK_FALSE(*gone);
+    }
+    SUBCASE("an unwatched subscriber hears nothing more") {
+      auto sub = spawn_counter();
+      REQUIRE(fx.ask<bool>(job_watch_atom::value, uint64_t{0}, sub));
+      // Twice is once: one unwatch ends it.
+      REQUIRE(fx.ask<bool>(job_watch_atom::value, uint64_t{0}, sub));
+      REQUIRE(fx.job(fx.spec_for(150), doc));
+      fx.run();
+      auto seen = *events;
+      CHECK(seen > 0);
+      auto was = fx.ask<bool>(job_unwatch_atom::value, uint64_t{0}, sub);
+      REQUIRE(was);
+      CHECK(*was);
+      auto again = fx.ask<bool>(job_unwatch_atom::value, uint64_t{0}, sub);
+      REQUIRE(again);
+      CHECK_FALSE(*again);
+      REQUIRE(fx.job(fx.spec_for(150), doc));
+      fx.run();
+      CHECK(*events == seen);
+      caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+      fx.run();
+    }
+    SUBCASE("a job's subscriber can unwatch that job") {
+      auto id = fx.ask<uint64_t>(job_start_atom::value, fx.spec_for(150));
+      REQUIRE(id);
+      auto sub = spawn_counter();
+      REQUIRE(fx.ask<bool>(job_watch_atom::value, *id, sub));
+      fx.run();
+      auto was = fx.ask<bool>(job_unwatch_atom::value, *id, sub);
+      REQUIRE(was);
+      CHECK(*was);
+      fx.run();
+      auto seen = *events;
+      REQUIRE(fx.ask<uint64_t>(job_piece_atom::value, *id, doc));
+      REQUIRE(fx.ask<uint32_t>(job_end_atom::value, *id));
+      REQUIRE(fx.ask<job_result>(job_result_atom::value, *id));
+      fx.run();
+      CHECK(*events == seen);
+      caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
+      fx.run();
+    }
+    (void)pipe;
+  }
+
+  TEST_CASE("pipeline: finished results are kept within a byte budget") {
+    auto doc = make_document(10, {{3, fact("Paris", 5, "Paris.")}});
+    auto finish = [&](fixture& fx) {
+      auto id = fx.ask<uint64_t>(job_doc_atom::value, fx.spec_for(150), doc);
+      REQUIRE(id);
+      REQUIRE(fx.ask<job_result>(job_result_atom::value, *id));
+      return *id;
+    };
+    SUBCASE("a budget below one result keeps only the newest") {
+      pipeline_options opts;
+      opts.retain_results_bytes = 1;
+      fixture fx{make_model(), scripted_client::mode::synchronous, opts};
+      auto a = finish(fx);
+      auto b = finish(fx);
+      auto old = fx.ask<job_result>(job_result_atom::value, a);
+      REQUIRE_FALSE(old);
+      CHECK(kind_of(old.error()) == error_kind::usage);
+      auto newest = fx.ask<job_result>(job_result_atom::value, b);
+      REQUIRE(newest);
+      CHECK(newest->answer == "Paris");
+    }
+    SUBCASE("a budget for two results keeps the last two") {
+      pipeline_options probe_opts;
+      fixture probe{make_model(), scripted_client::mode::synchronous,
+                    probe_opts};
+      auto pid = finish(probe);
+      auto one = probe.ask<job_result>(job_result_atom::value, pid);
+      REQUIRE(one);
+      pipeline_options opts;
+      // Room for two results like this one, not for three.
+      opts.retain_results_bytes = footprint(*one) * 5 / 2;
+      fixture fx{make_model(), scripted_client::mode::synchronous, opts};
+      auto a = finish(fx);
+      auto b = finish(fx);
+      auto c = finish(fx);
+      CHECK_FALSE(fx.ask<job_result>(job_result_atom::value, a));
+      CHECK(fx.ask<job_result>(job_result_atom::value, b));
+      CHECK(fx.ask<job_result>(job_result_atom::value, c));
+    }
+  }
+
   TEST_CASE("pipeline: errors for unknown jobs and bad budgets") {
     fixture fx{make_model()};
     auto res = fx.ask<job_result>(job_result_atom::value, uint64_t{77});

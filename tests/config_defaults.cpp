@@ -30,6 +30,7 @@ void check_equal(const pipeline_options& x, const pipeline_options& y) {
   CHECK(x.collapse_window == y.collapse_window);
   CHECK(x.max_resplits == y.max_resplits);
   CHECK(x.retain_results == y.retain_results);
+  CHECK(x.retain_results_bytes == y.retain_results_bytes);
   CHECK(x.stream == y.stream);
   CHECK(x.replace_invalid_utf8 == y.replace_invalid_utf8);
   CHECK(x.prompts_dir == y.prompts_dir);
@@ -72,6 +73,7 @@ TEST_SUITE("config") {
       {"pipeline.collapse_window", "11"},
       {"pipeline.max_resplits", "4"},
       {"pipeline.retain_results", "13"},
+      {"pipeline.retain_results_mb", "3"},
       {"pipeline.map_timeout_ms", "1234"},
       {"pipeline.call_timeout_ms", "2345"},
       {"client.stream", "true"},
@@ -92,6 +94,7 @@ TEST_SUITE("config") {
     expected.collapse_window = 11;
     expected.max_resplits = 4;
     expected.retain_results = 13;
+    expected.retain_results_bytes = 3 * 1024 * 1024;
     expected.map_timeout = milliseconds{1234};
     expected.call_timeout = milliseconds{2345};
     expected.stream = true;

@@ -21,6 +21,7 @@ pipeline_options to_pipeline_options(const settings& s) {
   out.collapse_window = s.pipeline.collapse_window;
   out.max_resplits = s.pipeline.max_resplits;
   out.retain_results = s.pipeline.retain_results;
+  out.retain_results_bytes = size_t{s.pipeline.retain_results_mb} * 1024 * 1024;
   out.map_timeout = std::chrono::milliseconds{s.pipeline.map_timeout_ms};
   out.call_timeout = std::chrono::milliseconds{s.pipeline.call_timeout_ms};
   out.replace_invalid_utf8 = s.input.replace_invalid_utf8;

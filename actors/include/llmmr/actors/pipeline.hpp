@@ -47,6 +47,10 @@ using job_result_atom = caf::atom_constant<caf::atom("job_result")>;
 /// `(job_watch_atom, uint64_t job_id, caf::actor subscriber) -> bool`.
 using job_watch_atom = caf::atom_constant<caf::atom("job_watch")>;
 
+/// Ends a subscription made with `job_watch_atom`:
+/// `(job_unwatch_atom, uint64_t job_id, caf::actor subscriber) -> bool`.
+using job_unwatch_atom = caf::atom_constant<caf::atom("job_unwat")>;
+
 /// Cancels a job: `(job_cancel_atom, uint64_t job_id) -> bool`.
 using job_cancel_atom = caf::atom_constant<caf::atom("job_cancel")>;
 
@@ -78,10 +82,14 @@ using job_stats_atom = caf::atom_constant<caf::atom("job_stats")>;
 /// - `job_result_atom, id`: answers the `job_result` when the job finishes,
 ///   or its error (`error_kind::too_many_failures`, `cancelled`, `deadline`,
 ///   or the reduce call's error). Results of finished jobs are kept for the
-///   last `retain_results` jobs.
+///   last `retain_results` jobs, within `retain_results_bytes`.
 /// - `job_watch_atom, id, subscriber`: `subscriber` receives a
 ///   `progress_event` message whenever the job (every job when `id` is 0)
-///   makes progress, and a last one with stage `done` or `failed`.
+///   makes progress, and a last one with stage `done` or `failed`. A
+///   subscriber is dropped when it terminates; subscribing twice is the same
+///   as subscribing once.
+/// - `job_unwatch_atom, id, subscriber`: ends that subscription (id 0: the
+///   one to every job); answers whether there was one.
 /// - `job_cancel_atom, id`: cancels a running job (its result becomes an
 ///   `error_kind::cancelled` error); answers whether the job was running.
 /// - `job_stats_atom, id`: answers the job's high-water marks.
@@ -92,6 +100,7 @@ using pipeline_actor = caf::typed_actor<
   caf::replies_to<job_doc_atom, job_spec, std::string>::with<uint64_t>,
   caf::replies_to<job_result_atom, uint64_t>::with<job_result>,
   caf::replies_to<job_watch_atom, uint64_t, caf::actor>::with<bool>,
+  caf::replies_to<job_unwatch_atom, uint64_t, caf::actor>::with<bool>,
   caf::replies_to<job_cancel_atom, uint64_t>::with<bool>,
   caf::replies_to<job_stats_atom, uint64_t>::with<job_stats>>;
 
@@ -122,6 +131,10 @@ struct pipeline_options {
   uint32_t max_resplits = pipeline_defaults::max_resplits;
   /// Finished jobs whose result (or error) stays available.
   uint32_t retain_results = pipeline_defaults::retain_results;
+  /// Bytes the retained results may take together (`footprint`); the oldest
+  /// go first, the newest result always stays.
+  size_t retain_results_bytes
+    = size_t{pipeline_defaults::retain_results_mb} * 1024 * 1024;
   /// Ask endpoints to stream replies (server-sent events). The result is
   /// the same; streaming lets idle timeouts catch a stalled generation.
   bool stream = pipeline_defaults::stream;

@@ -163,6 +163,8 @@ struct pipeline_settings {
   uint32_t max_resplits = pipeline_defaults::max_resplits;
   /// Finished jobs whose result (or error) stays available.
   uint32_t retain_results = pipeline_defaults::retain_results;
+  /// MiB the retained results may take together.
+  uint32_t retain_results_mb = pipeline_defaults::retain_results_mb;
   /// Limit of one chunk's map request, queueing included.
   uint64_t map_timeout_ms = pipeline_defaults::map_timeout_ms;
   /// Limit of one collapse or reduce call.

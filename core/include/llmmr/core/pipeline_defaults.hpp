@@ -40,6 +40,11 @@ inline constexpr uint32_t max_resplits = 2;
 /// Finished jobs whose result stays available (`pipeline.retain_results`).
 inline constexpr uint32_t retain_results = 64;
 
+/// Bytes the retained results may take together, in MiB
+/// (`pipeline.retain_results_mb`); the oldest go first, the newest always
+/// stays.
+inline constexpr uint32_t retain_results_mb = 64;
+
 /// Limit of one chunk's map request, queueing included, in milliseconds
 /// (`pipeline.map_timeout_ms`).
 inline constexpr uint64_t map_timeout_ms = 30 * 60 * 1000;

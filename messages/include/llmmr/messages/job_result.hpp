@@ -136,6 +136,10 @@ struct job_result {
   friend bool operator==(const job_result&, const job_result&) = default;
 };
 
+/// Approximate bytes `x` holds in memory, its heap allocations included;
+/// what a cache of results counts against its byte budget.
+size_t footprint(const job_result& x);
+
 /// Serializes `x` for CAF.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
