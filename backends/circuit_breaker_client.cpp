@@ -413,12 +413,6 @@ circuit_breaker_client::~circuit_breaker_client() {
   inner.reset();
 }
 
-void circuit_breaker_client::chat(chat_request req, reply_handler done,
-                                  delta_handler on_delta) {
-  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
-           std::move(on_delta));
-}
-
 void circuit_breaker_client::try_chat(chat_request req, attempt_handler done,
                                       delta_handler on_delta) {
   auto c = std::make_shared<breaker_call>();

@@ -61,12 +61,6 @@ endpoint_pool::~endpoint_pool() {
   clients.clear(); // cancels the endpoints' calls; handlers hold the state
 }
 
-void endpoint_pool::chat(chat_request req, reply_handler done,
-                         delta_handler on_delta) {
-  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
-           std::move(on_delta));
-}
-
 size_t endpoint_pool::state::pick(std::chrono::steady_clock::time_point now) {
   // Wake endpoints whose rest is over; one more failure benches them again.
   for (auto& s : slots_) {

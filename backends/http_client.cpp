@@ -886,12 +886,6 @@ void http_client::shutdown() {
   asio::dispatch(d.strand, [ptr = impl_] { ptr->shutdown_on_io(); });
 }
 
-void http_client::chat(chat_request req, reply_handler done,
-                       delta_handler on_delta) {
-  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
-           std::move(on_delta));
-}
-
 void http_client::try_chat(chat_request req, attempt_handler done,
                            delta_handler on_delta) {
   auto call = std::make_shared<call_state>();

@@ -161,12 +161,6 @@ uint64_t retrying_client::retries() const noexcept {
   return st_->retries;
 }
 
-void retrying_client::chat(chat_request req, reply_handler done,
-                           delta_handler on_delta) {
-  try_chat(std::move(req), ignore_attempt_info(std::move(done)),
-           std::move(on_delta));
-}
-
 void retrying_client::try_chat(chat_request req, attempt_handler done,
                                delta_handler on_delta) {
   auto c = std::make_shared<call>();

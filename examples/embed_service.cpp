@@ -22,11 +22,11 @@
 #include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
-#include "llmmr/backends/client_factory.hpp"
-#include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/haystack.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/sim/sim_server.hpp"
+
+#include "example_backend.hpp"
 
 namespace {
 
@@ -108,42 +108,20 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   llmmr::register_types(cfg);
   // The endpoint: a URL from the command line, or the in-process simulator.
-  std::unique_ptr<llmmr::sim::sim_server> sim;
-  std::string url;
-  if (argc > 1) {
-    url = argv[1];
-  } else {
-    llmmr::sim::sim_options opts;
-    opts.slots = 8;
-    auto server = llmmr::sim::sim_server::start(opts);
-    if (!server) {
-      std::fprintf(stderr, "cannot start the simulator: %s\n",
-                   llmmr::describe(server.error()).c_str());
-      return 1;
-    }
-    sim = std::move(*server);
-    url = "http://127.0.0.1:" + std::to_string(sim->port()) + "/v1";
-  }
-  llmmr::endpoint_options ep;
-  ep.url = url;
-  ep.max_concurrency = 8;
-  auto client = llmmr::make_client({ep}, {}, {}, {});
-  if (!client) {
-    std::fprintf(stderr, "cannot create the client: %s\n",
-                 llmmr::describe(client.error()).c_str());
+  llmmr::sim::sim_options sim_opts;
+  sim_opts.slots = 8;
+  auto be = example::open_backend(argc, argv, sim_opts, 8);
+  if (!be)
     return 1;
-  }
+  // With the simulator the example knows the answers and checks them.
+  bool checked = be->sim != nullptr;
   caf::actor_system sys{cfg};
   llmmr::pipeline_options popts;
   popts.mappers = 2;
   popts.map_window = 4;
-  auto pipeline = llmmr::spawn_pipeline(
-    sys, popts, *client, std::make_shared<llmmr::approx_tokenizer>());
-  if (!pipeline) {
-    std::fprintf(stderr, "cannot spawn the pipeline: %s\n",
-                 llmmr::describe(pipeline.error()).c_str());
+  auto pipeline = example::open_pipeline(sys, popts, be->client);
+  if (!pipeline)
     return 1;
-  }
   std::map<std::string, std::string> docs{
     {"harbor",
      make_document(11, {"The call sign of the tugboat is Seahorse Nine.",
@@ -201,8 +179,8 @@ int main(int argc, char** argv) {
     bool ok = (*answers)[i].find(q.expected) != std::string::npos;
     std::printf("[%s] %s\n  -> %s%s\n", q.doc.c_str(), q.text.c_str(),
                 (*answers)[i].c_str(),
-                sim ? (ok ? "  (correct)" : "  (WRONG)") : "");
-    if (sim && !ok)
+                checked ? (ok ? "  (correct)" : "  (WRONG)") : "");
+    if (checked && !ok)
       code = 1;
   }
   self->send_exit(service, caf::exit_reason::user_shutdown);

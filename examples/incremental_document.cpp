@@ -22,11 +22,11 @@
 #include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
-#include "llmmr/backends/client_factory.hpp"
-#include "llmmr/core/approx_tokenizer.hpp"
 #include "llmmr/core/haystack.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/sim/sim_server.hpp"
+
+#include "example_backend.hpp"
 
 namespace {
 
@@ -181,44 +181,22 @@ private:
 int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   llmmr::register_types(cfg);
-  std::unique_ptr<llmmr::sim::sim_server> sim;
-  std::string url;
-  if (argc > 1) {
-    url = argv[1];
-  } else {
-    llmmr::sim::sim_options opts;
-    opts.slots = 2;
-    opts.ttft_ms = 5; // a slow-ish model, so the acks visibly throttle input
-    auto server = llmmr::sim::sim_server::start(opts);
-    if (!server) {
-      std::fprintf(stderr, "cannot start the simulator: %s\n",
-                   llmmr::describe(server.error()).c_str());
-      return 1;
-    }
-    sim = std::move(*server);
-    url = "http://127.0.0.1:" + std::to_string(sim->port()) + "/v1";
-  }
-  llmmr::endpoint_options ep;
-  ep.url = url;
-  ep.max_concurrency = 2;
-  auto client = llmmr::make_client({ep}, {}, {}, {});
-  if (!client) {
-    std::fprintf(stderr, "cannot create the client: %s\n",
-                 llmmr::describe(client.error()).c_str());
+  llmmr::sim::sim_options sim_opts;
+  sim_opts.slots = 2;
+  sim_opts.ttft_ms = 5; // a slow-ish model, so the acks visibly throttle input
+  auto be = example::open_backend(argc, argv, sim_opts, 2);
+  if (!be)
     return 1;
-  }
+  // With the simulator the example knows the answers and checks them.
+  bool checked = be->sim != nullptr;
   caf::actor_system sys{cfg};
   llmmr::pipeline_options popts;
   popts.mappers = 1;
   popts.map_window = 2;
   popts.chunk_window = 2;
-  auto pipeline = llmmr::spawn_pipeline(
-    sys, popts, *client, std::make_shared<llmmr::approx_tokenizer>());
-  if (!pipeline) {
-    std::fprintf(stderr, "cannot spawn the pipeline: %s\n",
-                 llmmr::describe(pipeline.error()).c_str());
+  auto pipeline = example::open_pipeline(sys, popts, be->client);
+  if (!pipeline)
     return 1;
-  }
   caf::scoped_actor self{sys};
   auto logger = sys.spawn(progress_logger);
   sys.spawn<feeder>(*pipeline, logger, caf::actor_cast<caf::actor>(self));
@@ -226,7 +204,7 @@ int main(int argc, char** argv) {
   self->receive([&](finished_atom, const std::string& text, bool ok) {
     if (!ok)
       std::fprintf(stderr, "the job failed: %s\n", text.c_str());
-    else if (!sim || text.find("Blue Heron") != std::string::npos)
+    else if (!checked || text.find("Blue Heron") != std::string::npos)
       code = 0;
     else
       std::fprintf(stderr, "unexpected answer: %s\n", text.c_str());

@@ -49,7 +49,7 @@ struct circuit_status {
 /// hold the state, so destroying the decorator while calls are in flight is
 /// safe (held calls then end as cancelled). A held call whose
 /// `chat_request::cancel` fires ends at once with `error_kind::cancelled`.
-class circuit_breaker_client final : public llm_client {
+class circuit_breaker_client final : public attempt_client {
 public:
   /// The clock measuring the outage (for tests).
   using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
@@ -67,9 +67,6 @@ public:
   /// Fails the held calls with `error_kind::cancelled`.
   ~circuit_breaker_client() override;
 
-  /// Starts a call; see `llm_client::chat`.
-  void chat(chat_request req, reply_handler done,
-            delta_handler on_delta = {}) override;
 
   /// Forwards, holds or fails one attempt (see the class description).
   void try_chat(chat_request req, attempt_handler done,

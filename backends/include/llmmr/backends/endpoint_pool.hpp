@@ -37,7 +37,7 @@ struct pool_member_status {
 /// tried. Thread-safe; handlers hold the pool's state, so destroying the
 /// pool while calls are in flight is safe. A call whose
 /// `chat_request::cancel` fires is cancelled by the endpoint that carries it.
-class endpoint_pool final : public llm_client {
+class endpoint_pool final : public attempt_client {
 public:
   /// The clock for cool-downs (for tests).
   using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
@@ -57,9 +57,6 @@ public:
   /// Releases the endpoints; pending calls end as cancelled.
   ~endpoint_pool() override;
 
-  /// Routes one attempt; retries belong to a `retrying_client` on top.
-  void chat(chat_request req, reply_handler done,
-            delta_handler on_delta = {}) override;
 
   /// Routes one attempt and reports it with its facts.
   void try_chat(chat_request req, attempt_handler done,

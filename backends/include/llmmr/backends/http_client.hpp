@@ -77,7 +77,7 @@ using raw_handler = std::function<void(expected<raw_response>)>;
 ///
 /// Lifetime: destroying the client never blocks. Calls still in flight end
 /// with `error_kind::cancelled`; their coroutines keep what they need alive.
-class http_client final : public llm_client {
+class http_client final : public attempt_client {
 public:
   /// Creates a client for `opts`. Fails with `error_kind::config` for a bad
   /// URL or an unreadable CA file.
@@ -97,9 +97,6 @@ public:
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
 
-  /// Starts a chat call; see `llm_client::chat`.
-  void chat(chat_request req, reply_handler done,
-            delta_handler on_delta = {}) override;
 
   /// Makes one attempt; `attempt_info` says whether and when to retry.
   void try_chat(chat_request req, attempt_handler done,

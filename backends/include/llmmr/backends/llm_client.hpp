@@ -145,4 +145,21 @@ public:
   }
 };
 
+/// A client built around single attempts: it implements `try_chat`, and its
+/// `chat` is that attempt with the facts dropped. The HTTP client, the
+/// endpoint pool and the decorators derive from it.
+class attempt_client : public llm_client {
+public:
+  /// Calls `try_chat` and hands `done` the outcome alone.
+  void chat(chat_request req, reply_handler done,
+            delta_handler on_delta = {}) final {
+    try_chat(std::move(req), ignore_attempt_info(std::move(done)),
+             std::move(on_delta));
+  }
+
+  void try_chat(chat_request req, attempt_handler done,
+                delta_handler on_delta = {}) override
+    = 0;
+};
+
 } // namespace llmmr

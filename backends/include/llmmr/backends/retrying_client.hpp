@@ -31,7 +31,7 @@ using scheduler
 /// `error_kind::cancelled` (also during a backoff) and is not retried.
 /// Handlers hold the decorator's state, so destroying it while calls are in
 /// flight is safe.
-class retrying_client final : public llm_client {
+class retrying_client final : public attempt_client {
 public:
   /// The clock measuring a call's total time (for tests).
   using clock_fn = std::function<std::chrono::steady_clock::time_point()>;
@@ -50,12 +50,8 @@ public:
   /// Returns the policy (e.g. to replace its wall clock in tests).
   retry_policy& policy() noexcept;
 
-  /// Starts a call with retries; `done` receives the final outcome, with
-  /// `chat_reply::attempts` set.
-  void chat(chat_request req, reply_handler done,
-            delta_handler on_delta = {}) override;
-
-  /// Like `chat`; the info describes the last attempt.
+  /// Makes the call with retries; the outcome has `chat_reply::attempts`
+  /// set and the info describes the last attempt.
   void try_chat(chat_request req, attempt_handler done,
                 delta_handler on_delta = {}) override;
 
