@@ -153,6 +153,11 @@ void print_error(std::string_view command, const error& err) {
                command.data(), describe(err).c_str());
 }
 
+int usage_failure(std::string_view command, std::string text) {
+  print_error(command, make_error(error_kind::usage, std::move(text)));
+  return exit_usage;
+}
+
 command_args parse_command_args(std::string_view command, arg_list raw,
                                 std::span<const option_spec> specs,
                                 std::string_view synopsis) {

@@ -67,16 +67,13 @@ int run_ask(arg_list raw) {
   if (!parsed.args)
     return parsed.exit_code;
   auto& args = parsed.args;
-  auto usage_error = [](std::string text) {
-    print_error("ask", make_error(error_kind::usage, std::move(text)));
-    return exit_usage;
-  };
   auto doc = args->get("doc");
   if (!doc || doc->empty())
-    return usage_error("--doc FILE (or '-' for standard input) is required");
+    return usage_failure("ask",
+                         "--doc FILE (or '-' for standard input) is required");
   auto question = args->get("question");
   if (!question || question->empty())
-    return usage_error("--question TEXT is required");
+    return usage_failure("ask", "--question TEXT is required");
   for (auto flag : {"budget", "max-tokens"})
     if (auto x = args->get_uint(flag); !x) {
       print_error("ask", x.error());

@@ -66,10 +66,6 @@ int run_demo(arg_list raw) {
   if (!parsed.args)
     return parsed.exit_code;
   auto& args = parsed.args;
-  auto usage_error = [](std::string text) {
-    print_error("demo", make_error(error_kind::usage, std::move(text)));
-    return exit_usage;
-  };
   auto tokens = args->get_uint("tokens");
   auto seed_arg = args->get_uint("seed");
   auto depth_arg = args->get_double("depth");
@@ -85,11 +81,11 @@ int run_demo(arg_list raw) {
   haystack_options hay;
   hay.tokens = tokens->value_or(1'000'000);
   if (hay.tokens == 0)
-    return usage_error("--tokens must be at least 1");
+    return usage_failure("demo", "--tokens must be at least 1");
   hay.seed = seed_arg->value_or(std::random_device{}() % 1'000'000);
   if (*depth_arg) {
     if (**depth_arg < 0 || **depth_arg > 1)
-      return usage_error("--depth must be between 0 and 1");
+      return usage_failure("demo", "--depth must be between 0 and 1");
     hay.depth = **depth_arg;
   } else {
     std::mt19937_64 rng{hay.seed};
@@ -97,7 +93,7 @@ int run_demo(arg_list raw) {
   }
   double fault_rate = fault_arg->value_or(0.0);
   if (fault_rate < 0 || fault_rate > 1)
-    return usage_error("--fault-rate must be between 0 and 1");
+    return usage_failure("demo", "--fault-rate must be between 0 and 1");
   bool as_json = args->has("json");
   auto mode
     = args->has("quiet") ? progress_mode::none : default_progress_mode();

@@ -319,10 +319,6 @@ int run_niah(arg_list raw) {
   if (!parsed.args)
     return parsed.exit_code;
   auto& args = parsed.args;
-  auto usage_error = [](std::string text) {
-    print_error("niah", make_error(error_kind::usage, std::move(text)));
-    return exit_usage;
-  };
   auto grid = default_niah_grid();
   if (auto list = args->get("lengths")) {
     auto x = parse_niah_lengths(*list);
@@ -359,15 +355,15 @@ int run_niah(arg_list raw) {
     }
   auto needle_count = needles_arg->value_or(1);
   if (needle_count == 0 || needle_count > niah_max_needles)
-    return usage_error("--needles must be between 1 and "
-                       + std::to_string(niah_max_needles));
+    return usage_failure("niah", "--needles must be between 1 and "
+                                   + std::to_string(niah_max_needles));
   auto seed = seed_arg->value_or(1);
   auto parallel = parallel_arg->value_or(2);
   if (parallel == 0 || parallel > 64)
-    return usage_error("--parallel must be between 1 and 64");
+    return usage_failure("niah", "--parallel must be between 1 and 64");
   auto fault_rate = fault_arg->value_or(0.0);
   if (fault_rate < 0 || fault_rate > 1)
-    return usage_error("--fault-rate must be between 0 and 1");
+    return usage_failure("niah", "--fault-rate must be between 0 and 1");
   bool quiet = args->has("quiet");
   fs::path out_dir = args->get("out").value_or("niah-results");
 
@@ -398,8 +394,9 @@ int run_niah(arg_list raw) {
   bool use_sim
     = urls.empty() && !set_endpoint && cfg->endpoints == settings{}.endpoints;
   if (args->has("fault-rate") && !use_sim)
-    return usage_error("--fault-rate applies to the built-in simulator only "
-                       "(no --endpoint)");
+    return usage_failure("niah",
+                         "--fault-rate applies to the built-in simulator only "
+                         "(no --endpoint)");
   std::optional<local_sim> sim;
   if (use_sim) {
     auto started = start_local_sim(seed, fault_rate);
@@ -499,14 +496,16 @@ int run_niah(arg_list raw) {
     std::ifstream in{results_path};
     auto old = json::parse(in, nullptr, false);
     if (old.is_discarded())
-      return usage_error(results_path
-                         + " is not valid JSON: use --fresh to start over or "
-                           "--out for another directory");
+      return usage_failure(
+        "niah", results_path
+                  + " is not valid JSON: use --fresh to start over or "
+                    "--out for another directory");
     auto kept = niah_resumable_cells(old, settings_doc, grid);
     if (!kept)
-      return usage_error(results_path + ": " + error_text(kept.error())
-                         + "; use --fresh to start over or --out for another "
-                           "directory");
+      return usage_failure(
+        "niah", results_path + ": " + error_text(kept.error())
+                  + "; use --fresh to start over or --out for another "
+                    "directory");
     state.cells = std::move(*kept);
   }
   struct cell_coord {

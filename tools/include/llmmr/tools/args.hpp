@@ -67,6 +67,9 @@ void print_usage(std::string_view command, std::string_view synopsis,
 /// Prints `llmmr <command>: <description of err>` to stderr.
 void print_error(std::string_view command, const error& err);
 
+/// Prints `text` as a usage error of `command` and returns `exit_usage`.
+int usage_failure(std::string_view command, std::string text);
+
 /// What `parse_command_args` found: the arguments, or (when they are
 /// empty) the exit code the command returns at once.
 struct command_args {
