@@ -37,15 +37,14 @@ constexpr option_spec ask_options[] = {
    "Chain-of-Agents baseline (chunks in order, n+1 sequential calls) or one "
    "call with the document cut in the middle"},
   {"endpoint", true, "URL  base URL of the server (endpoints[0].url)"},
-  {"model", true, "M  model name to request (job.model)"},
-  {"api-key-env", true,
-   "VAR  variable holding the API key (endpoints[0].api_key_env)"},
-  {"config", true, "F  JSON configuration file"},
-  {"budget", true, "N  token budget of one call (job.budget)"},
-  {"max-tokens", true, "N  reserved output tokens (job.max_tokens)"},
-  {"set", true, "KEY=VALUE  any configuration key, e.g. pipeline.mappers=4"},
+  job_option::model,
+  job_option::api_key_env,
+  job_option::config,
+  job_option::budget,
+  job_option::max_tokens,
+  job_option::set,
   {"json", false, "print the result as one JSON object"},
-  {"quiet", false, "no progress on stderr"},
+  job_option::quiet,
 };
 
 constexpr std::string_view synopsis

@@ -39,7 +39,7 @@ constexpr option_spec demo_options[] = {
   {"fault-rate", true, "X  fraction of simulator replies that fail (0..1)"},
   {"set", true, "KEY=VALUE  override a configuration key"},
   {"json", false, "print the report as one JSON object"},
-  {"quiet", false, "no progress on stderr"},
+  job_option::quiet,
 };
 
 constexpr std::string_view synopsis

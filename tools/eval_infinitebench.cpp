@@ -60,14 +60,14 @@ constexpr option_spec run_options[] = {
   {"parallel", true, "N  examples run at the same time (default 1)"},
   {"endpoint", true,
    "URL  an endpoint (repeatable); none: the in-process simulator"},
-  {"model", true, "M  model name to request (job.model)"},
-  {"api-key-env", true, "VAR  variable holding the API key"},
-  {"config", true, "F  JSON configuration file"},
-  {"budget", true, "N  token budget of one call (job.budget)"},
-  {"max-tokens", true, "N  reserved output tokens (job.max_tokens)"},
-  {"set", true, "KEY=VALUE  any configuration key"},
+  job_option::model,
+  job_option::api_key_env,
+  job_option::config,
+  job_option::budget,
+  job_option::max_tokens,
+  job_option::set,
   {"json", false, "print the report as one JSON object"},
-  {"quiet", false, "no progress on stderr"},
+  job_option::quiet,
 };
 
 constexpr std::string_view run_name = "eval infinitebench";

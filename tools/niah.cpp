@@ -73,17 +73,16 @@ constexpr option_spec niah_options[] = {
   {"endpoint", true,
    "URL  server to test (repeat for several: endpoints[i].url); default: "
    "the built-in simulator"},
-  {"model", true, "M  model name to request (job.model)"},
-  {"api-key-env", true,
-   "VAR  variable holding the API key (endpoints[0].api_key_env)"},
-  {"config", true, "F  JSON configuration file"},
-  {"budget", true, "N  token budget of one call (job.budget)"},
-  {"max-tokens", true, "N  reserved output tokens (job.max_tokens)"},
-  {"set", true, "KEY=VALUE  any configuration key, e.g. pipeline.mappers=4"},
+  job_option::model,
+  job_option::api_key_env,
+  job_option::config,
+  job_option::budget,
+  job_option::max_tokens,
+  job_option::set,
   {"fault-rate", true,
    "X  fraction of the built-in simulator's replies that fail (0..1)"},
   {"json", false, "print results.json on stdout when done"},
-  {"quiet", false, "no progress on stderr"},
+  job_option::quiet,
 };
 
 constexpr std::string_view synopsis

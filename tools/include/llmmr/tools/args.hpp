@@ -25,6 +25,34 @@ struct option_spec {
   std::string_view help;
 };
 
+/// The options of the commands that run jobs against an endpoint, one help
+/// text for each wherever it appears.
+namespace job_option {
+
+/// `--model M`.
+inline constexpr option_spec model{"model", true,
+                                   "M  model name to request (job.model)"};
+/// `--api-key-env VAR`.
+inline constexpr option_spec api_key_env{
+  "api-key-env", true,
+  "VAR  variable holding the API key (endpoints[0].api_key_env)"};
+/// `--config F`.
+inline constexpr option_spec config{"config", true,
+                                    "F  JSON configuration file"};
+/// `--budget N`.
+inline constexpr option_spec budget{"budget", true,
+                                    "N  token budget of one call (job.budget)"};
+/// `--max-tokens N`.
+inline constexpr option_spec max_tokens{
+  "max-tokens", true, "N  reserved output tokens (job.max_tokens)"};
+/// `--set KEY=VALUE`.
+inline constexpr option_spec set{
+  "set", true, "KEY=VALUE  any configuration key, e.g. pipeline.mappers=4"};
+/// `--quiet`.
+inline constexpr option_spec quiet{"quiet", false, "no progress on stderr"};
+
+} // namespace job_option
+
 /// The options of one subcommand invocation after parsing.
 class parsed_args {
 public:
