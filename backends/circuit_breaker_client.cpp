@@ -1,6 +1,8 @@
 #include "llmmr/backends/circuit_breaker_client.hpp"
 #include "llmmr/core/log.hpp"
 
+#include "decorated_call.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -20,13 +22,7 @@ using time_point = std::chrono::steady_clock::time_point;
 namespace {
 
 /// One call that passed through the breaker.
-struct breaker_call {
-  chat_request req;
-  attempt_handler done;
-  delta_handler on_delta;
-  std::atomic<bool> finished{false};
-  cancellation::callback_id cancel_id = 0;
-};
+using breaker_call = decorated_call;
 
 using breaker_call_ptr = std::shared_ptr<breaker_call>;
 
@@ -80,13 +76,7 @@ struct circuit_breaker_client::state
 
   void finish(const breaker_call_ptr& c, expected<chat_reply> res,
               attempt_info info) {
-    if (c->finished.exchange(true))
-      return;
-    if (c->cancel_id != 0 && c->req.cancel)
-      c->req.cancel->remove(c->cancel_id);
-    --outstanding;
-    auto done = std::move(c->done);
-    done(std::move(res), std::move(info));
+    c->deliver(std::move(res), std::move(info), outstanding);
   }
 
   /// The one error of an outage past its limit; caller holds mtx.

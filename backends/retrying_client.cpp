@@ -1,4 +1,6 @@
 #include "llmmr/backends/retrying_client.hpp"
+
+#include "decorated_call.hpp"
 #include "llmmr/core/log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -7,14 +9,9 @@ namespace llmmr {
 
 using std::chrono::milliseconds;
 
-struct retrying_client::call {
-  chat_request req;
-  attempt_handler done;
-  delta_handler on_delta;
+struct retrying_client::call : decorated_call {
   std::chrono::steady_clock::time_point start;
   uint32_t attempts = 0;
-  std::atomic<bool> finished{false};
-  cancellation::callback_id cancel_id = 0;
 };
 
 struct retrying_client::state : std::enable_shared_from_this<state> {
@@ -36,13 +33,7 @@ struct retrying_client::state : std::enable_shared_from_this<state> {
   /// Delivers the outcome of `c` unless it was delivered already.
   void finish(const std::shared_ptr<call>& c, expected<chat_reply> res,
               attempt_info info) {
-    if (c->finished.exchange(true))
-      return;
-    if (c->cancel_id != 0 && c->req.cancel)
-      c->req.cancel->remove(c->cancel_id);
-    --outstanding;
-    auto done = std::move(c->done);
-    done(std::move(res), std::move(info));
+    c->deliver(std::move(res), std::move(info), outstanding);
   }
 
   void finish_cancelled(const std::shared_ptr<call>& c, std::string what) {

@@ -332,10 +332,7 @@ field<settings> nodes_field() {
     std::vector<std::string> nodes;
     size_t i = 0;
     while (!text.empty()) {
-      auto comma = text.find(',');
-      auto item = trim(text.substr(0, comma));
-      text = comma == std::string_view::npos ? std::string_view{}
-                                             : text.substr(comma + 1);
+      auto item = ascii::next_item(text);
       if (item.empty())
         continue;
       std::string v{item};

@@ -1,4 +1,5 @@
 #include "llmmr/sim/protocol.hpp"
+#include "llmmr/core/ascii.hpp"
 #include "llmmr/core/utf8.hpp"
 
 #include <algorithm>
@@ -215,10 +216,7 @@ fault_rates fault_rates::uniform(double total) noexcept {
 expected<fault_rates> parse_fault_spec(std::string_view spec,
                                        fault_rates base) {
   while (!spec.empty()) {
-    auto comma = spec.find(',');
-    auto item = spec.substr(0, comma);
-    spec = comma == std::string_view::npos ? std::string_view{}
-                                           : spec.substr(comma + 1);
+    auto item = ascii::next_item(spec);
     if (item.empty())
       continue;
     auto eq = item.find('=');

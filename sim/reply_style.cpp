@@ -1,4 +1,5 @@
 #include "llmmr/sim/reply_style.hpp"
+#include "llmmr/core/ascii.hpp"
 
 #include <iterator>
 #include <tuple>
@@ -34,10 +35,7 @@ bool from_string(std::string_view name, reply_style& x) {
 expected<reply_styles> parse_reply_styles(std::string_view spec,
                                           reply_styles base) {
   while (!spec.empty()) {
-    auto comma = spec.find(',');
-    auto item = spec.substr(0, comma);
-    spec = comma == std::string_view::npos ? std::string_view{}
-                                           : spec.substr(comma + 1);
+    auto item = ascii::next_item(spec);
     if (item.empty())
       continue;
     auto bad = [&](std::string why) {

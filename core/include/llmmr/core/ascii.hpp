@@ -100,4 +100,16 @@ constexpr bool skip_emphasis(std::string_view& s) noexcept {
   return any;
 }
 
+/// Takes the next `sep`-separated item off the front of `list` (the whole of
+/// it when there is no `sep`), trimmed of blanks. Empty items come back
+/// empty; callers skip them.
+constexpr std::string_view next_item(std::string_view& list,
+                                     char sep = ',') noexcept {
+  auto at = list.find(sep);
+  auto item = list.substr(0, at);
+  list
+    = at == std::string_view::npos ? std::string_view{} : list.substr(at + 1);
+  return trim(item);
+}
+
 } // namespace llmmr::ascii
