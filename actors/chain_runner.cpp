@@ -36,7 +36,7 @@ public:
   }
 
   behavior_type make_behavior() override {
-    return {
+    return gw_.behavior_with<behavior_type>(
       [this](chain_step_atom, chunk& c) {
         queue_.push_back(std::move(c));
         next();
@@ -47,14 +47,7 @@ public:
         out.chunks = contributors_;
         out.losses = losses_;
         return out;
-      },
-      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
-             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
-      [this](llm_err_atom, uint64_t id, caf::error& err) {
-        gw_.on_err(id, std::move(err));
-      },
-      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
-    };
+      });
   }
 
 private:

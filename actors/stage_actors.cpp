@@ -76,7 +76,7 @@ public:
   }
 
   behavior_type make_behavior() override {
-    return {
+    return gw_.behavior_with<behavior_type>(
       [this](collapse_add_atom, std::vector<record>& xs) {
         if (closed_)
           return;
@@ -118,14 +118,7 @@ public:
         held_ = std::move(xs);
         maybe_start();
         return rp;
-      },
-      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
-             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
-      [this](llm_err_atom, uint64_t id, caf::error& err) {
-        gw_.on_err(id, std::move(err));
-      },
-      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
-    };
+      });
   }
 
   void on_exit() override {
@@ -429,7 +422,7 @@ public:
   }
 
   behavior_type make_behavior() override {
-    return {
+    return gw_.behavior_with<behavior_type>(
       [this](reduce_atom, std::vector<record>& xs) {
         auto rp = make_response_promise<reduce_result>();
         if (xs.empty()) {
@@ -463,14 +456,7 @@ public:
         state->prompt = std::move(prompt);
         attempt(state);
         return rp;
-      },
-      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
-             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
-      [this](llm_err_atom, uint64_t id, caf::error& err) {
-        gw_.on_err(id, std::move(err));
-      },
-      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
-    };
+      });
   }
 
   void on_exit() override {

@@ -101,6 +101,23 @@ public:
     complete(id, make_error(error_kind::timeout, std::move(what)));
   }
 
+  /// Returns `Behavior` made of `handlers` and the three that pass this
+  /// gateway's outcome messages (`llm_reply_actor`) to `on_ok`, `on_err` and
+  /// `on_timeout`. The gateway must live as long as the behavior (a member
+  /// of the actor).
+  template <class Behavior, class... Handlers>
+  Behavior behavior_with(Handlers... handlers) {
+    return Behavior{
+      std::move(handlers)...,
+      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
+             usage u) { on_ok(id, std::move(text), std::move(finish), u); },
+      [this](llm_err_atom, uint64_t id, caf::error& err) {
+        on_err(id, std::move(err));
+      },
+      [this](llm_tout_atom, uint64_t id) { on_timeout(id); },
+    };
+  }
+
   /// Returns the number of calls whose outcome has not arrived.
   size_t in_flight() const noexcept { return pending_.size(); }
 
