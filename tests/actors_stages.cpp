@@ -126,21 +126,9 @@ struct fixture : llmmr::test::deterministic_system {
     }
   }
 
-  bool has_reply() { return !(*self)->mailbox().empty(); }
-
   template <class Handle, class... Ts>
   auto request(const Handle& dest, Ts&&... xs) {
-    return (*self)->request(dest, std::chrono::seconds{3600},
-                            std::forward<Ts>(xs)...);
-  }
-
-  template <class T, class Handle>
-  llmmr::expected<T> read(Handle& rh) {
-    REQUIRE(has_reply());
-    llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
-    rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = from_caf(err); });
-    return out;
+    return request_to(dest, std::forward<Ts>(xs)...);
   }
 
   template <class T, class Handle, class... Ts>

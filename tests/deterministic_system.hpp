@@ -4,14 +4,21 @@
 // test's thread under CAF's test coordinator (with its fake clock), llmmr's
 // message types are registered and CAF's own logger is silent.
 
+#include <chrono>
 #include <memory>
+#include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "llmmr/actors/caf_error.hpp"
 #include "llmmr/actors/registration.hpp"
+#include "llmmr/messages/error_kind.hpp"
+#include "llmmr/messages/expected.hpp"
+
+#include <doctest/doctest.h>
 
 namespace llmmr::test {
 
@@ -35,6 +42,27 @@ struct deterministic_system {
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     self = std::make_unique<caf::scoped_actor>(*sys, true);
+  }
+
+  /// Returns whether a message waits in the test's mailbox.
+  bool has_reply() { return !(*self)->mailbox().empty(); }
+
+  /// Sends a request from the test's actor to `dest` and returns its handle
+  /// (the answer is read later with `read`).
+  template <class Handle, class... Ts>
+  auto request_to(const Handle& dest, Ts&&... xs) {
+    return (*self)->request(dest, std::chrono::seconds{3600},
+                            std::forward<Ts>(xs)...);
+  }
+
+  /// Reads the answer of `rh`, which must have arrived.
+  template <class T, class Handle>
+  llmmr::expected<T> read(Handle& rh) {
+    REQUIRE(has_reply());
+    llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
+    rh.receive([&](T& x) { out = std::move(x); },
+               [&](caf::error& err) { out = from_caf(err); });
+    return out;
   }
 };
 

@@ -80,24 +80,10 @@ struct pipeline_fixture : deterministic_system {
   /// Runs the actors without completing deferred LLM calls.
   void run_actors() { sched->run(); }
 
-  /// Returns whether a message waits in the test's mailbox.
-  bool has_reply() { return !(*self)->mailbox().empty(); }
-
   /// Sends a request and returns its handle (the answer is read later).
   template <class... Ts>
   auto request(Ts&&... xs) {
-    return (*self)->request(pipe.actor, std::chrono::seconds{3600},
-                            std::forward<Ts>(xs)...);
-  }
-
-  /// Reads the answer of `rh` (which must have arrived).
-  template <class T, class Handle>
-  llmmr::expected<T> read(Handle& rh) {
-    REQUIRE(has_reply());
-    llmmr::expected<T> out{make_error(error_kind::internal, "no answer")};
-    rh.receive([&](T& x) { out = std::move(x); },
-               [&](caf::error& err) { out = from_caf(err); });
-    return out;
+    return request_to(pipe.actor, std::forward<Ts>(xs)...);
   }
 
   /// Sends a request, runs everything and returns the answer.
