@@ -66,30 +66,6 @@ void check_result_fields(const json& doc) {
   CHECK(doc["timings_ms"]["total"].is_number());
 }
 
-/// The numbers of the last final progress line, "llmmr: done: X/Y chunks
-/// mapped, Z failed" or "llmmr: failed: ...".
-struct final_counts {
-  unsigned mapped = 0;
-  unsigned total = 0;
-  unsigned failed = 0;
-  bool found = false;
-};
-
-final_counts last_progress(const std::string& err) {
-  final_counts out;
-  for (auto prefix : {"llmmr: done: ", "llmmr: failed: "}) {
-    auto at = err.rfind(prefix);
-    if (at == std::string::npos)
-      continue;
-    auto fmt = std::string{prefix} + "%u/%u chunks mapped, %u failed";
-    if (std::sscanf(err.c_str() + at, fmt.c_str(), &out.mapped, &out.total,
-                    &out.failed)
-        == 3)
-      out.found = true;
-  }
-  return out;
-}
-
 } // namespace
 
 TEST_SUITE("cli") {

@@ -96,26 +96,6 @@ command_result ask(const std::vector<std::string>& args,
   return run_command(argv, input, 300s);
 }
 
-/// Counts from the last "llmmr: done: X/Y chunks mapped, Z failed" line.
-struct final_counts {
-  unsigned mapped = 0;
-  unsigned total = 0;
-  unsigned failed = 0;
-  bool found = false;
-};
-
-final_counts last_progress(const std::string& err) {
-  final_counts out;
-  auto at = err.rfind("llmmr: done: ");
-  if (at != std::string::npos
-      && std::sscanf(err.c_str() + at,
-                     "llmmr: done: %u/%u chunks mapped, %u failed", &out.mapped,
-                     &out.total, &out.failed)
-           == 3)
-    out.found = true;
-  return out;
-}
-
 /// Checks that the job answered and mapped every chunk without a failure.
 void check_complete(const command_result& r) {
   INFO("stderr: ", r.err.substr(0, 4000));

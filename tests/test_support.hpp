@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -126,5 +127,36 @@ struct sim_process {
 
   explicit sim_process(std::vector<std::string> extra = {});
 };
+
+/// The numbers of the last final progress line on a command's stderr,
+/// "llmmr: done: X/Y chunks mapped, Z failed" or "llmmr: failed: ...".
+struct final_counts {
+  unsigned mapped = 0;
+  unsigned total = 0;
+  unsigned failed = 0;
+  /// False when no such line was found.
+  bool found = false;
+};
+
+/// Reads the last final progress line of `err`.
+inline final_counts last_progress(const std::string& err) {
+  final_counts out;
+  auto best = std::string::npos;
+  for (auto prefix : {"llmmr: done: ", "llmmr: failed: "}) {
+    auto at = err.rfind(prefix);
+    if (at == std::string::npos || (best != std::string::npos && at < best))
+      continue;
+    auto fmt = std::string{prefix} + "%u/%u chunks mapped, %u failed";
+    final_counts found;
+    if (std::sscanf(err.c_str() + at, fmt.c_str(), &found.mapped, &found.total,
+                    &found.failed)
+        == 3) {
+      found.found = true;
+      out = found;
+      best = at;
+    }
+  }
+  return out;
+}
 
 } // namespace llmmr::test
