@@ -319,7 +319,7 @@ TEST_SUITE("llama") {
 }
 
 TEST_SUITE("llama") {
-  TEST_CASE("the server killed mid-job and restarted: the job ends clearly") {
+  TEST_CASE("the server killed mid-job and restarted: the job rides it out") {
     if (auto why = missing(); !why.empty()) {
       MESSAGE("skipped: " << why);
       return;
@@ -329,19 +329,20 @@ TEST_SUITE("llama") {
     command_result r;
     auto t0 = std::chrono::steady_clock::now();
     std::thread job{[&] {
-      r = run_llmmr(
-        {"ask", "--doc", "-", "--question", "What is the dog called?",
-         "--endpoint", srv.url, "--max-tokens", "48", "--json", "--set",
-         "tokenizer.kind=server", "--set", "job.max_failed_fraction=1", "--set",
-         "retry.max_attempts=8"},
-        doc, 400s);
+      r = run_llmmr({"ask", "--doc", "-", "--question",
+                     "What is the dog called?", "--endpoint", srv.url,
+                     "--max-tokens", "48", "--json", "--set",
+                     "tokenizer.kind=server"},
+                    doc, 400s);
     }};
     // Let the job start mapping, then kill the server and bring it back on
-    // the same port.
+    // the same port a few seconds later, as a supervisor would. The default
+    // settings apply: no chunk may fail (max_failed_fraction 0), so the job
+    // only succeeds if the circuit holds the calls through the outage.
     std::this_thread::sleep_for(1500ms);
     ::kill(srv.child->pid(), SIGKILL);
     srv.child->stop();
-    std::this_thread::sleep_for(1000ms);
+    std::this_thread::sleep_for(4000ms);
     srv.start();
     job.join();
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
@@ -351,16 +352,16 @@ TEST_SUITE("llama") {
     CHECK_LT(seconds, 400);
     MESSAGE("after a SIGKILL and restart: exit " << r.exit_code << " in "
                                                  << seconds << " s");
-    if (r.exit_code == 0 || r.exit_code == 5) {
-      auto res = json::parse(r.out);
-      // Every chunk is accounted for: mapped or listed as failed.
-      CHECK_GT(res["chunks"].get<unsigned>(), 0u);
-      CHECK_LE(res["failures"].size(), res["chunks"].get<size_t>());
-    } else {
-      // A failure names what happened.
-      CHECK(r.out.empty());
-      CHECK(r.err.find("llmmr ask:") != std::string::npos);
-    }
+    // Exit 5 (partial) is allowed only for what the tiny model does to the
+    // map outputs (cut at --max-tokens), never for a chunk lost to the
+    // outage.
+    REQUIRE((r.exit_code == 0 || r.exit_code == 5));
+    auto res = json::parse(r.out);
+    CHECK_GT(res["chunks"].get<unsigned>(), 1u);
+    CHECK(res["failures"].empty());
+    CHECK(r.err.find("answers again") != std::string::npos);
+    // The outage was seen and ridden out, not hidden.
+    CHECK(r.err.find("holding") != std::string::npos);
   }
 }
 
