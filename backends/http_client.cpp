@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <deque>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -118,6 +119,9 @@ struct call_state {
   bool finished = false;
   /// The callback registered with `req.cancel` (0: none).
   cancellation::callback_id cancel_id = 0;
+  /// The concurrency limit's ticket and the start of the call on the wire.
+  uint64_t limit_ticket = 0;
+  std::chrono::steady_clock::time_point started;
 };
 
 using call_ptr = std::shared_ptr<call_state>;
@@ -170,6 +174,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   std::set<call_ptr> active;
   std::deque<call_ptr> waiting;
   uint32_t running = 0;
+  /// How many calls may be on the wire (adapts below `max_concurrency`).
+  adaptive_limit limit;
 
   // -- state shared with other threads ----------------------------------------
 
@@ -178,14 +184,54 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   std::atomic<uint64_t> n_calls{0}, n_ok{0}, n_failed{0}, n_prompt{0},
     n_completion{0}, n_estimated{0}, n_opened{0}, n_reused{0}, n_expired{0},
     n_in_flight{0}, n_queued{0}, n_peak{0};
+  /// A copy of `limit` for `stats()` from other threads.
+  mutable std::mutex limit_mtx;
+  std::vector<limit_change> limit_history;
+  std::atomic<uint32_t> limit_now{0}, limit_lowest{0};
 
   impl(io_runtime_ptr r, endpoint_options o, client_timeouts t, endpoint_url u)
     : opts(std::move(o)), timeouts(t), url(std::move(u)), name(url.to_string()),
-      rt(std::move(r)), strand(asio::make_strand(rt->context())) {
+      rt(std::move(r)), strand(asio::make_strand(rt->context())),
+      limit(limit_options(opts), steady_clock::now()) {
+    publish_limit();
     host_header = url.host.find(':') != std::string::npos ? "[" + url.host + "]"
                                                           : url.host;
     if (url.port != (url.tls() ? 443 : 80))
       host_header += ":" + std::to_string(url.port);
+  }
+
+  static adaptive_limit_options limit_options(const endpoint_options& o) {
+    adaptive_limit_options out;
+    out.cap = std::max<uint32_t>(o.max_concurrency, 1);
+    out.enabled = o.adaptive_concurrency;
+    return out;
+  }
+
+  /// Copies the limit's state for `stats()`. On the strand.
+  void publish_limit() {
+    limit_now = limit.limit();
+    limit_lowest = limit.lowest();
+    std::lock_guard guard{limit_mtx};
+    if (limit_history.size() != limit.history().size()
+        || limit_history.back() != limit.history().back())
+      limit_history = limit.history();
+  }
+
+  /// Feeds the outcome of a chat call to the limit. On the strand.
+  void update_limit(const call_state& call, const exchange_result& res) {
+    if (!call.is_chat || call.limit_ticket == 0)
+      return;
+    auto now = steady_clock::now();
+    if (res.err) {
+      if (kind_of(res.err) == error_kind::rate_limited)
+        limit.on_overload(call.limit_ticket, now);
+    } else {
+      limit.on_success(call.limit_ticket,
+                       std::chrono::duration_cast<std::chrono::microseconds>(
+                         now - call.started),
+                       res.reply.usage.completion_tokens, now);
+    }
+    publish_limit();
   }
 
   /// Replaces every occurrence of the API key in `text`.
@@ -246,7 +292,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       finish_cancelled(call);
       return;
     }
-    if (running < std::max<uint32_t>(opts.max_concurrency, 1)) {
+    if (running < limit.limit()) {
       start(std::move(call));
     } else {
       waiting.push_back(std::move(call));
@@ -256,6 +302,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
   void start(call_ptr call) {
     ++running;
+    call->started = steady_clock::now();
+    if (call->is_chat)
+      call->limit_ticket = limit.on_start(running);
     active.insert(call);
     auto now = ++n_in_flight;
     auto peak = n_peak.load();
@@ -268,7 +317,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   void slot_freed() {
     --running;
     --n_in_flight;
-    if (!waiting.empty() && !stopping) {
+    // The limit may have grown: start as many waiting calls as it allows.
+    while (!waiting.empty() && !stopping && running < limit.limit()) {
       auto next = std::move(waiting.front());
       waiting.pop_front();
       --n_queued;
@@ -357,6 +407,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       res.info.retryable = false;
       res.info.reason = "cancelled";
     }
+    self->update_limit(*call, res);
     try {
       self->deliver(*call, std::move(res));
     } catch (const std::exception& ex) {
@@ -940,6 +991,12 @@ endpoint_stats http_client::stats() const {
   result.in_flight = d.n_in_flight;
   result.queued = d.n_queued;
   result.peak_in_flight = d.n_peak;
+  result.concurrency_limit = d.limit_now;
+  result.lowest_concurrency_limit = d.limit_lowest;
+  {
+    std::lock_guard guard{d.limit_mtx};
+    result.limit_history = d.limit_history;
+  }
   return result;
 }
 

@@ -404,6 +404,12 @@ const std::vector<field<settings>>& global_fields() {
     v.push_back(uint_field<S>(
       "client.io_threads", [](S & s) -> auto& { return s.client.io_threads; },
       1, "I/O threads shared by every endpoint client."));
+    v.push_back(bool_field<S>(
+      "client.adaptive_concurrency",
+      [](S & s) -> auto& { return s.client.adaptive_concurrency; },
+      "Adapt each endpoint's requests in flight to what it takes (halve on "
+      "429, back off when latency grows, recover by one per window), never "
+      "above max_concurrency."));
     v.push_back(uint_field<S>(
       "client.max_idle_connections",
       [](S & s) -> auto& { return s.client.max_idle_connections; }, 0,

@@ -754,6 +754,44 @@ TEST_SUITE("backends") {
     client->reset();
     rt->stop();
   }
+
+  TEST_CASE("runtime: the client's concurrency limit backs off on 429") {
+    for (bool adaptive : {true, false}) {
+      CAPTURE(adaptive);
+      auto sim_opts = quiet_sim();
+      sim_opts.faults.rate_limit = 0.3;
+      auto srv = start_sim(sim_opts);
+      auto rt = io_runtime::make({});
+      auto eopts = endpoint_at(srv->port());
+      eopts.max_concurrency = 8;
+      eopts.adaptive_concurrency = adaptive;
+      auto c = http_client::make(rt, eopts, quick());
+      REQUIRE(c);
+      constexpr size_t calls = 40;
+      outcomes out{calls};
+      for (size_t k = 0; k < calls; ++k)
+        (*c)->chat(ask("call " + std::to_string(k)), out.handler());
+      REQUIRE(out.wait(30s));
+      size_t limited = 0;
+      for (auto& r : out.results)
+        if (!r && kind_of(r.error()) == error_kind::rate_limited)
+          ++limited;
+      REQUIRE(limited > 0); // 30 % of 40 calls: some are refused
+      auto st = (*c)->stats();
+      if (adaptive) {
+        CHECK(st.lowest_concurrency_limit < 8);
+        REQUIRE(st.limit_history.size() >= 2);
+        CHECK(st.limit_history.front().limit == 8);
+        CHECK(std::string{st.limit_history[1].reason} == "rate_limited");
+      } else {
+        CHECK(st.concurrency_limit == 8);
+        CHECK(st.lowest_concurrency_limit == 8);
+        CHECK(st.limit_history.size() == 1);
+      }
+      c->reset();
+      rt->stop();
+    }
+  }
 }
 
 #endif

@@ -234,6 +234,29 @@ TEST_SUITE("cli") {
     }
   }
 
+  TEST_CASE("ask reports the concurrency limit backing off on 429s") {
+    sim_process sim{{"--faults", "rate_limit=0.3", "--retry-after-ms", "5",
+                     "--slots", "8", "--seed", "5"}};
+    temp_dir dir;
+    auto doc = dir.write("doc.txt", document_with_fact(9, 100, fact));
+    auto r = ask(
+      {"--doc", doc, "--question", question, "--endpoint", sim.url, "--budget",
+       "1536", "--json", "--set", "endpoints[0].max_concurrency=8", "--set",
+       "pipeline.map_window=8", "--set", "retry.max_attempts=20", "--set",
+       "retry.initial_backoff_ms=5", "--set", "retry.max_backoff_ms=50"});
+    INFO("stderr: ", r.err.substr(0, 3000));
+    REQUIRE_EQ(r.exit_code, 0);
+    auto res = parse_json_output(r);
+    REQUIRE(res["endpoints"].is_array());
+    REQUIRE_EQ(res["endpoints"].size(), 1u);
+    const auto& ep = res["endpoints"][0];
+    CHECK_LT(ep["lowest_concurrency_limit"].get<unsigned>(), 8u);
+    REQUIRE_GE(ep["limit_changes"].size(), 2u);
+    CHECK_EQ(ep["limit_changes"][0]["limit"], 8);
+    CHECK_EQ(ep["limit_changes"][1]["reason"], "rate_limited");
+    CHECK(r.err.find("concurrency limit 8 at the start") != std::string::npos);
+  }
+
   TEST_CASE("ask: usage errors exit 2, input errors 3, config errors 6") {
     temp_dir dir;
     auto doc = dir.write("doc.txt", document_with_fact(1, 3, fact));

@@ -157,7 +157,9 @@ int run_ask(arg_list raw) {
   }
   const auto& res = *outcome.result;
   if (args->has("json")) {
-    std::printf("%s\n", to_json(res).dump(2).c_str());
+    auto j = to_json(res);
+    j["endpoints"] = endpoints_json(*be);
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("%s\n", res.answer.c_str());
     if (mode != progress_mode::none)
@@ -166,6 +168,8 @@ int run_ask(arg_list raw) {
   std::fflush(stdout);
   // Whatever the mode: anything lost, cut or guessed is said on stderr.
   print_outcome_flags(stderr, res);
+  if (mode != progress_mode::none)
+    print_limit_changes(stderr, *be);
   if (tok->server && mode != progress_mode::none)
     std::fprintf(stderr,
                  "llmmr: the server tokenizer made %llu tokenize requests "

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -42,6 +43,7 @@ expected<backend_options> to_backend_options(const settings& s) {
     opts.model = !ep.model.empty() ? ep.model : s.job.model;
     opts.api_key = ep.api_key;
     opts.max_concurrency = ep.max_concurrency;
+    opts.adaptive_concurrency = s.client.adaptive_concurrency;
     opts.verify_tls = ep.tls.verify;
     opts.ca_file = ep.tls.ca_file;
     opts.context_window = ep.context_window;
@@ -217,6 +219,44 @@ std::string fit_budget(job_spec& spec, uint32_t context_window) {
               + std::to_string(context_window);
   spec.budget = context_window;
   return note;
+}
+
+nlohmann::json endpoints_json(const backend& be) {
+  auto out = nlohmann::json::array();
+  for (const auto& c : be.http_clients) {
+    auto st = c->stats();
+    auto changes = nlohmann::json::array();
+    for (const auto& ch : st.limit_history)
+      changes.push_back(
+        {{"at_ms", ch.at.count()}, {"limit", ch.limit}, {"reason", ch.reason}});
+    out.push_back({
+      {"endpoint", c->name()},
+      {"calls", st.calls},
+      {"succeeded", st.succeeded},
+      {"failed", st.failed},
+      {"prompt_tokens", st.prompt_tokens},
+      {"completion_tokens", st.completion_tokens},
+      {"peak_in_flight", st.peak_in_flight},
+      {"concurrency_limit", st.concurrency_limit},
+      {"lowest_concurrency_limit", st.lowest_concurrency_limit},
+      {"limit_changes", std::move(changes)},
+    });
+  }
+  return out;
+}
+
+void print_limit_changes(FILE* out, const backend& be) {
+  for (const auto& c : be.http_clients) {
+    auto st = c->stats();
+    if (st.limit_history.size() < 2)
+      continue;
+    std::fprintf(out,
+                 "llmmr: endpoint %s: concurrency limit %u at the start, "
+                 "%u at the lowest, %u now (%zu changes)\n",
+                 c->name().c_str(), st.limit_history.front().limit,
+                 st.lowest_concurrency_limit, st.concurrency_limit,
+                 st.limit_history.size() - 1);
+  }
 }
 
 } // namespace llmmr::cli

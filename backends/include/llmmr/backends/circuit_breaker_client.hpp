@@ -67,7 +67,6 @@ public:
   /// Fails the held calls with `error_kind::cancelled`.
   ~circuit_breaker_client() override;
 
-
   /// Forwards, holds or fails one attempt (see the class description).
   void try_chat(chat_request req, attempt_handler done,
                 delta_handler on_delta = {}) override;

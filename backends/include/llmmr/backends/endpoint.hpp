@@ -48,6 +48,10 @@ struct endpoint_options {
   /// Most concurrent requests this client sends to the endpoint; further
   /// calls queue in FIFO order inside the client.
   uint32_t max_concurrency = 8;
+  /// Adapt the requests in flight below `max_concurrency` to what the
+  /// endpoint takes (`adaptive_limit`: halve on 429, back off when latency
+  /// grows, recover by one per full window); false keeps `max_concurrency`.
+  bool adaptive_concurrency = true;
   /// Verify the server certificate and host name (HTTPS). Turning it off
   /// logs a warning.
   bool verify_tls = true;

@@ -57,7 +57,6 @@ public:
   /// Releases the endpoints; pending calls end as cancelled.
   ~endpoint_pool() override;
 
-
   /// Routes one attempt and reports it with its facts.
   void try_chat(chat_request req, attempt_handler done,
                 delta_handler on_delta = {}) override;

@@ -5,9 +5,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "llmmr/messages/expected.hpp"
 
+#include "llmmr/backends/adaptive_limit.hpp"
 #include "llmmr/backends/endpoint.hpp"
 #include "llmmr/backends/io_runtime.hpp"
 #include "llmmr/backends/llm_client.hpp"
@@ -39,6 +41,12 @@ struct endpoint_stats {
   uint64_t queued = 0;
   /// Highest number of requests ever on the wire at once.
   uint64_t peak_in_flight = 0;
+  /// Requests the client lets on the wire now (`adaptive_limit`).
+  uint32_t concurrency_limit = 0;
+  /// The lowest that limit has been.
+  uint32_t lowest_concurrency_limit = 0;
+  /// Every change of the limit, oldest first.
+  std::vector<limit_change> limit_history;
 };
 
 /// A plain HTTP response, for discovery requests (`/props`, `/tokenize`).
@@ -96,7 +104,6 @@ public:
 
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
-
 
   /// Makes one attempt; `attempt_info` says whether and when to retry.
   void try_chat(chat_request req, attempt_handler done,

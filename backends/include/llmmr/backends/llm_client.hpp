@@ -158,8 +158,7 @@ public:
   }
 
   void try_chat(chat_request req, attempt_handler done,
-                delta_handler on_delta = {}) override
-    = 0;
+                delta_handler on_delta = {}) override = 0;
 };
 
 } // namespace llmmr

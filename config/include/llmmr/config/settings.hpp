@@ -74,6 +74,8 @@ struct client_settings {
   uint64_t ready_timeout_ms = 60000;
   /// I/O threads shared by every endpoint client of a command.
   uint32_t io_threads = 1;
+  /// Adapt each endpoint's requests in flight below its max_concurrency.
+  bool adaptive_concurrency = true;
 
   friend bool operator==(const client_settings&, const client_settings&)
     = default;

@@ -4,9 +4,12 @@
 // and fitting a job's budget to the model's context window.
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "llmmr/backends/io_runtime.hpp"
 #include "llmmr/messages/expected.hpp"
@@ -99,6 +102,13 @@ struct backend {
 /// used and with `error_kind::config` for invalid options. API keys never
 /// appear in an error.
 expected<backend> connect_backend(const settings& s);
+
+/// The counters of every endpoint of `be` for `--json` (`endpoints`): calls,
+/// outcomes, tokens, the peak in flight and the concurrency limit over time.
+nlohmann::json endpoints_json(const backend& be);
+
+/// Prints one line per endpoint whose concurrency limit changed.
+void print_limit_changes(FILE* out, const backend& be);
 
 /// Lowers `spec.budget` to `context_window` when it is larger (and the
 /// window is known). Returns a note for the user when it did, else nothing.
