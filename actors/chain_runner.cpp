@@ -109,6 +109,8 @@ private:
         + (st->reasks > 0 ? " (corrective re-ask)" : ""));
     // Notes are free text: no schema.
     req.json_schema.clear();
+    // Each step waits for the one before: the whole chain is critical path.
+    req.priority = call_priority::collapse;
     ++st->calls;
     gw_.call(std::move(req), ctx_->opts.call_timeout,
              [this, st](expected<chat_reply> res) {

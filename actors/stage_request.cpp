@@ -33,6 +33,17 @@ chat_request make_stage_request(const pipeline_context& ctx,
                         ? final_answer_json_schema(spec.profile)
                         : record_json_schema(spec.profile);
   req.label = std::move(label);
+  switch (stage) {
+  case prompt_stage::map:
+    req.priority = call_priority::map;
+    break;
+  case prompt_stage::collapse:
+    req.priority = call_priority::collapse;
+    break;
+  case prompt_stage::reduce:
+    req.priority = call_priority::reduce;
+    break;
+  }
   req.cancel = ctx.cancel;
   return req;
 }

@@ -1,6 +1,7 @@
 #include "llmmr/backends/circuit_breaker_client.hpp"
 #include "llmmr/core/log.hpp"
 
+#include "call_queue.hpp"
 #include "decorated_call.hpp"
 
 #include <algorithm>
@@ -341,13 +342,13 @@ struct circuit_breaker_client::state
           make_error(error_kind::cancelled, "the client was shut down"),
           std::move(info));
       } else if (!open) {
-        held.push_back(c);
+        insert_by_priority(held, c);
         pump_locked(out);
       } else if (given_up && !probe_due) {
         fail = outage_error_locked();
         ++failed_by_outage;
       } else {
-        held.push_back(c);
+        insert_by_priority(held, c);
         if (probe_due) {
           out.push_back(held.front());
           held.pop_front();

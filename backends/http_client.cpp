@@ -33,6 +33,7 @@
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "call_queue.hpp"
 #include "llmmr/backends/io_runtime.hpp"
 #include "llmmr/backends/profile.hpp"
 #include "llmmr/backends/wire.hpp"
@@ -295,7 +296,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     if (running < limit.limit()) {
       start(std::move(call));
     } else {
-      waiting.push_back(std::move(call));
+      insert_by_priority(waiting, std::move(call));
       ++n_queued;
     }
   }

@@ -346,6 +346,13 @@ TEST_SUITE("actors") {
     CHECK_FALSE(res->collapse_fallback);
     CHECK(res->calls.collapse >= 3);
     CHECK(res->answer == "Oslo");
+    // The critical path goes first in the clients' queues.
+    for (auto& r : fx.requests_of("map"))
+      CHECK(r.priority == call_priority::map);
+    for (auto& r : fx.requests_of("collapse"))
+      CHECK(r.priority == call_priority::collapse);
+    for (auto& r : fx.requests_of("reduce"))
+      CHECK(r.priority == call_priority::reduce);
     // Provenance: every chunk holding a clue is covered by the evidence.
     auto chunks = evidence_chunks(*res);
     auto maps = fx.requests_of("map");

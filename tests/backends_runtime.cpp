@@ -792,6 +792,49 @@ TEST_SUITE("backends") {
       rt->stop();
     }
   }
+
+  TEST_CASE("runtime: queued calls leave by priority, FIFO within one") {
+    auto sim_opts = quiet_sim();
+    sim_opts.slots = 1;
+    sim_opts.ttft_ms = 1500; // holds the first call while the rest queue
+    auto srv = start_sim(sim_opts);
+    auto rt = io_runtime::make({});
+    auto eopts = endpoint_at(srv->port());
+    eopts.max_concurrency = 1;
+    eopts.adaptive_concurrency = false;
+    auto c = http_client::make(rt, eopts, quick());
+    REQUIRE(c);
+    std::mutex mtx;
+    std::vector<std::string> order;
+    outcomes out{6};
+    auto send = [&](std::string name, uint8_t priority) {
+      auto req = ask("call " + name);
+      req.priority = priority;
+      auto done = out.handler();
+      (*c)->chat(std::move(req), [&, name, done](expected<chat_reply> r) {
+        {
+          std::lock_guard guard{mtx};
+          order.push_back(name);
+        }
+        done(std::move(r));
+      });
+    };
+    send("first", call_priority::map);
+    REQUIRE(eventually([&] { return (*c)->stats().in_flight == 1; }));
+    send("map-a", call_priority::map);
+    send("map-b", call_priority::map);
+    send("collapse-a", call_priority::collapse);
+    send("reduce", call_priority::reduce);
+    send("collapse-b", call_priority::collapse);
+    // All five queued behind the first (else the order says nothing).
+    REQUIRE(eventually([&] { return (*c)->stats().queued == 5; }));
+    REQUIRE(out.wait(60s));
+    std::vector<std::string> want{"first",      "reduce", "collapse-a",
+                                  "collapse-b", "map-a",  "map-b"};
+    CHECK(order == want);
+    c->reset();
+    rt->stop();
+  }
 }
 
 #endif

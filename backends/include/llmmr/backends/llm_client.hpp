@@ -48,7 +48,22 @@ struct chat_request {
   /// slow body, a stream of keep-alive comments) ends with `timeout`.
   /// `retrying_client` sets it from `retry_options::max_total`.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// Calls with a higher priority leave the clients' queues first; equal
+  /// priorities keep their order. The pipeline gives collapse and reduce
+  /// calls (a job's critical path) priority over map calls
+  /// (`call_priority`).
+  uint8_t priority = 0;
 };
+
+/// The priorities the pipeline gives its calls (`chat_request::priority`).
+namespace call_priority {
+/// Map calls: many, and each one is off the critical path.
+inline constexpr uint8_t map = 0;
+/// Collapse calls: the next round waits for them.
+inline constexpr uint8_t collapse = 1;
+/// The reduce call: the job's answer waits for it.
+inline constexpr uint8_t reduce = 2;
+} // namespace call_priority
 
 /// A successful chat-completions reply.
 struct chat_reply {
