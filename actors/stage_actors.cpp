@@ -24,6 +24,7 @@
 #include "llmmr/core/calibration.hpp"
 #include "llmmr/core/collapse_plan.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
+#include "llmmr/core/log.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/core/record_parser.hpp"
 #include "llmmr/messages/error_kind.hpp"
@@ -82,7 +83,7 @@ public:
           return;
         for (auto& r : xs)
           held_.push_back(std::move(r));
-        if (spec_.early_collapse)
+        if (early_applies())
           early_collapse();
       },
       [this](collapse_atom, std::vector<record>& xs) {
@@ -129,8 +130,8 @@ public:
   }
 
 private:
-  /// One collapse call: of an early group (`early_slots_[index]`) or of a
-  /// group of the current round (`round_groups_[index]`).
+  /// One collapse call: of an early group (`early_[index]`) or of a group
+  /// of the current round (`round_groups_[index]`).
   struct call_item {
     bool early = false;
     size_t index = 0;
@@ -146,7 +147,7 @@ private:
   }
 
   const std::vector<record>& inputs_of(const call_item& c) const {
-    return c.early ? early_slots_[c.index] : round_groups_[c.index];
+    return c.early ? early_[c.index].inputs : round_groups_[c.index];
   }
 
   void report() {
@@ -161,13 +162,27 @@ private:
 
   // -- early collapse ---------------------------------------------------------
 
+  /// Whether full groups may be collapsed before the document ends. The
+  /// records that reach the first round must be the same either way, so the
+  /// selection before it must judge each record alone: retrieval keeps only
+  /// the top answers when there are any, which only the whole set can tell.
+  bool early_applies() const {
+    return spec_.early_collapse && spec_.profile != task_profile::retrieval;
+  }
+
   /// Collapses every full group of the held records but the last one (which
-  /// may still grow) while later chunks are being mapped.
+  /// may still grow) while later chunks are being mapped. The groups are the
+  /// ones the first round would form over all records: the held records are
+  /// selected the way the round's selection will select them, and greedy
+  /// packing from a group boundary reproduces the later boundaries.
   void early_collapse() {
+    held_ = calibrator{spec_.profile}.select(std::move(held_));
     std::vector<size_t> sizes;
     sizes.reserve(held_.size());
     for (auto& r : held_)
       sizes.push_back(measure(r));
+    // Held alone above the budget implies all records above it: the first
+    // round will run and form these groups too.
     if (fits(sizes, budget_))
       return;
     auto groups = pack_groups(sizes, budget_);
@@ -181,13 +196,15 @@ private:
       auto& g = groups[gi];
       auto first = head.begin() + static_cast<std::ptrdiff_t>(g.first);
       auto last = head.begin() + static_cast<std::ptrdiff_t>(g.last);
-      // The inputs stay in the slot until (and unless) the call succeeds.
-      early_slots_.emplace_back(std::make_move_iterator(first),
-                                std::make_move_iterator(last));
-      if (early_slots_.back().size() < 2)
+      early_group eg;
+      eg.inputs.assign(std::make_move_iterator(first),
+                       std::make_move_iterator(last));
+      early_.push_back(std::move(eg));
+      // An oversized record is cut by the planner first: left to the round.
+      if (g.oversized)
         continue;
       ++early_open_;
-      queue_.push_back(call_item{true, early_slots_.size() - 1});
+      queue_.push_back(call_item{true, early_.size() - 1});
     }
     launch_calls();
   }
@@ -205,7 +222,8 @@ private:
         resolve(item, std::nullopt);
         continue;
       }
-      auto round = item.early ? 0u : planner_->rounds();
+      // Early groups belong to the first round.
+      auto round = item.early ? 1u : planner_->rounds();
       if (item.reasks > 0)
         *prompt = corrective_prompt(spec_.profile, prompt_stage::collapse,
                                     item.problem, *prompt);
@@ -277,8 +295,7 @@ private:
   /// Records the outcome of one call.
   void resolve(call_item item, std::optional<record> out) {
     if (item.early) {
-      if (out)
-        early_slots_[item.index] = {std::move(*out)};
+      early_[item.index].output = std::move(out);
       --early_open_;
       maybe_start();
       return;
@@ -304,11 +321,12 @@ private:
     if (!closed_ || started_ || early_open_ > 0)
       return;
     started_ = true;
+    // Every record in document order, the early groups' inputs included: the
+    // first round is planned over all of them exactly as without early
+    // collapse, and takes an early output where it forms the same group.
     std::vector<record> all;
-    for (auto& slot : early_slots_)
-      for (auto& r : slot)
-        all.push_back(std::move(r));
-    early_slots_.clear();
+    for (auto& g : early_)
+      all.insert(all.end(), g.inputs.begin(), g.inputs.end());
     for (auto& r : held_)
       all.push_back(std::move(r));
     held_.clear();
@@ -324,11 +342,14 @@ private:
     // No planner filter: the calibrator selects between the rounds.
     planner_.emplace(opts, [this](const record& r) { return measure(r); });
     select(std::move(all), [this](std::vector<record> xs) {
-      run_round(planner_->begin(std::move(xs)));
+      run_round(planner_->begin(std::move(xs)), true);
     });
   }
 
-  void run_round(collapse_planner::round groups) {
+  /// Starts a round over `groups`. In the first round (`first`), a group
+  /// equal to an early group whose call succeeded takes its output instead
+  /// of a new call.
+  void run_round(collapse_planner::round groups, bool first = false) {
     if (groups.empty()) {
       collapse_result res;
       res.records = planner_->take_records();
@@ -345,10 +366,46 @@ private:
     report();
     round_groups_ = std::move(groups);
     round_outputs_.assign(round_groups_.size(), std::nullopt);
-    round_open_ = round_groups_.size();
-    for (size_t g = 0; g < round_groups_.size(); ++g)
+    round_open_ = 0;
+    size_t cursor = 0;
+    size_t reused = 0;
+    size_t early_ok = first ? early_calls_ok() : 0;
+    for (size_t g = 0; g < round_groups_.size(); ++g) {
+      if (first) {
+        // Both lists are in document order: search forward only.
+        auto match = std::find_if(
+          early_.begin() + static_cast<std::ptrdiff_t>(cursor), early_.end(),
+          [&](const early_group& e) { return e.inputs == round_groups_[g]; });
+        if (match != early_.end()) {
+          cursor = static_cast<size_t>(match - early_.begin()) + 1;
+          if (match->output) {
+            round_outputs_[g] = std::move(match->output);
+            ++reused;
+            continue;
+          }
+        }
+      }
+      ++round_open_;
       queue_.push_back(call_item{false, g});
+    }
+    if (reused < early_ok)
+      logger()->warn("job {}: {} early collapse outputs went unused (the "
+                     "first round grouped differently)",
+                     id_, early_ok - reused);
+    if (first)
+      early_.clear();
+    if (round_open_ == 0) {
+      end_round();
+      return;
+    }
     launch_calls();
+  }
+
+  /// Early groups whose call produced an output.
+  size_t early_calls_ok() const {
+    return static_cast<size_t>(
+      std::count_if(early_.begin(), early_.end(),
+                    [](const early_group& e) { return e.output.has_value(); }));
   }
 
   void end_round() {
@@ -399,7 +456,13 @@ private:
   // Early collapse: records held (not yet grouped) and the early groups in
   // document order, each one record once its call succeeded.
   std::vector<record> held_;
-  std::vector<std::vector<record>> early_slots_;
+  /// A group collapsed early: its inputs and, once its call succeeded, its
+  /// output.
+  struct early_group {
+    std::vector<record> inputs;
+    std::optional<record> output;
+  };
+  std::vector<early_group> early_;
   size_t early_open_ = 0;
 
   // Rounds.

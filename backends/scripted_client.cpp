@@ -164,6 +164,20 @@ size_t scripted_client::complete(size_t n) {
   return done;
 }
 
+bool scripted_client::complete_at(size_t index) {
+  call c;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (index >= pending_.size())
+      return false;
+    auto i = pending_.begin() + static_cast<std::ptrdiff_t>(index);
+    c = std::move(*i);
+    pending_.erase(i);
+  }
+  run(std::move(c));
+  return true;
+}
+
 size_t scripted_client::complete_all() {
   return complete(pending());
 }

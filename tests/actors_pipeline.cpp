@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -410,6 +411,84 @@ TEST_SUITE("actors") {
     CHECK(with_facts.size() > 10);
     CHECK(std::includes(chunks.begin(), chunks.end(), with_facts.begin(),
                         with_facts.end()));
+  }
+
+  TEST_CASE("pipeline: early collapse forms the groups collapsing at the end "
+            "forms") {
+    // What one run sent to the model and what it answered.
+    struct run_log {
+      std::vector<std::string> collapse_prompts; // sorted
+      std::string reduce_prompt;
+      std::string answer;
+      std::vector<llmmr::evidence> records;
+      size_t first_collapse = 0;
+      size_t last_map = 0;
+    };
+    std::map<size_t, std::string> facts;
+    for (size_t i = 0; i < 120; i += 4)
+      facts[i] = fact(i % 8 == 0 ? "Oslo" : "Bergen", i == 60 ? 5 : 3,
+                      "Clue " + std::to_string(i) + " names a city.");
+    auto doc = make_document(120, facts);
+    auto run = [&](bool early, uint32_t seed) {
+      pipeline_options opts;
+      opts.mappers = 2;
+      opts.map_window = 3;
+      opts.chunk_window = 4;
+      fixture fx{make_model({.collapse_info_bytes = 60}),
+                 scripted_client::mode::deferred, opts};
+      auto spec = fx.spec_for(80, 200);
+      spec.early_collapse = early;
+      auto start = fx.request(job_doc_atom::value, spec, doc);
+      // Calls complete in a seeded random order, so chunks finish out of
+      // document order.
+      std::mt19937 rng{seed};
+      for (int guard = 0; guard < 100000; ++guard) {
+        fx.run_actors();
+        auto n = fx.client->pending();
+        if (n == 0)
+          break;
+        REQUIRE(fx.client->complete_at(rng() % n));
+      }
+      auto id = fx.read<uint64_t>(start);
+      REQUIRE(id);
+      auto res = fx.ask<job_result>(job_result_atom::value, *id);
+      REQUIRE(res);
+      run_log out;
+      out.answer = res->answer;
+      out.records = res->evidence;
+      auto log = fx.client->requests();
+      out.first_collapse = log.size();
+      for (size_t i = 0; i < log.size(); ++i) {
+        auto stage = stage_of_label(log[i].label);
+        if (stage == "collapse") {
+          out.collapse_prompts.push_back(scripted_client::prompt_of(log[i]));
+          out.first_collapse = std::min(out.first_collapse, i);
+        } else if (stage == "map") {
+          out.last_map = i;
+        } else if (stage == "reduce") {
+          out.reduce_prompt = scripted_client::prompt_of(log[i]);
+        }
+      }
+      std::sort(out.collapse_prompts.begin(), out.collapse_prompts.end());
+      return out;
+    };
+    bool overlapped = false;
+    for (uint32_t seed : {1u, 2u, 3u, 4u}) {
+      CAPTURE(seed);
+      auto at_end = run(false, seed);
+      auto early = run(true, seed);
+      REQUIRE(at_end.collapse_prompts.size() >= 4);
+      // The same groups were collapsed, the same records reached the
+      // reducer, and so the same answer came back.
+      CHECK(early.collapse_prompts == at_end.collapse_prompts);
+      CHECK(early.reduce_prompt == at_end.reduce_prompt);
+      CHECK(early.answer == at_end.answer);
+      CHECK(early.records == at_end.records);
+      // Without early collapse nothing is collapsed before the last map.
+      CHECK(at_end.first_collapse > at_end.last_map);
+      overlapped = overlapped || early.first_collapse < early.last_map;
+    }
+    CHECK(overlapped); // and with it, collapsing overlapped mapping
   }
 
   TEST_CASE("pipeline: an unparsable map output is asked again once") {

@@ -460,7 +460,7 @@ TEST_SUITE("actors") {
     CHECK(max_seen <= 2);
     CHECK(fx.client->calls() >= early_calls);
     for (auto& req : fx.client->requests())
-      CHECK(req.label == "job 5 collapse 0");
+      CHECK(req.label == "job 5 collapse 1");
     std::vector<record> tail(xs.begin() + 16, xs.end());
     auto rh = fx.request(col, collapse_atom::value, tail);
     for (int guard = 0; guard < 10000 && !fx.has_reply(); ++guard) {

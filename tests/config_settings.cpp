@@ -56,7 +56,7 @@ TEST_SUITE("config") {
     CHECK(s.job.max_tokens == 0);
     CHECK(s.job.max_failed_fraction == 0);
     CHECK(s.job.deadline_ms == 0);
-    CHECK(!s.job.early_collapse);
+    CHECK(s.job.early_collapse);
     CHECK(s.job.reask_unparsable == 1);
     CHECK(s.job.temperature == 0);
     CHECK(s.job.model.empty());
@@ -127,7 +127,7 @@ TEST_SUITE("config") {
       {"LLMMR_JOB_TASK", "retrieval"},
       {"LLMMR_JOB_MAX_FAILED_FRACTION", "0.25"},
       {"LLMMR_JOB_TEMPERATURE", "0.7"},
-      {"LLMMR_JOB_EARLY_COLLAPSE", "yes"},
+      {"LLMMR_JOB_EARLY_COLLAPSE", "no"},
       {"LLMMR_CLIENT_STREAM", "TRUE"},
       {"LLMMR_INPUT_REPLACE_INVALID_UTF8", "1"},
       {"LLMMR_LOG_LEVEL", "debug"},
@@ -145,7 +145,7 @@ TEST_SUITE("config") {
     CHECK(s.job.task == task_profile::retrieval);
     CHECK(s.job.max_failed_fraction == doctest::Approx(0.25));
     CHECK(s.job.temperature == doctest::Approx(0.7));
-    CHECK(s.job.early_collapse);
+    CHECK_FALSE(s.job.early_collapse);
     CHECK(s.client.stream);
     CHECK(s.input.replace_invalid_utf8);
     CHECK(s.log.level == "debug");
@@ -289,7 +289,7 @@ TEST_SUITE("config") {
     s.job.max_tokens = 1200;
     s.job.max_failed_fraction = 0.1;
     s.job.deadline_ms = 5000;
-    s.job.early_collapse = true;
+    s.job.early_collapse = false;
     s.job.reask_unparsable = 2;
     s.job.model = "m";
     auto spec = s.to_job_spec("Who?");
@@ -299,7 +299,7 @@ TEST_SUITE("config") {
     CHECK(spec.max_tokens == 1200);
     CHECK(spec.max_failed_fraction == doctest::Approx(0.1));
     CHECK(spec.deadline_ms == 5000);
-    CHECK(spec.early_collapse);
+    CHECK_FALSE(spec.early_collapse);
     CHECK(spec.reask_unparsable == 2);
     CHECK(spec.model == "m");
     auto defaults = settings{}.to_job_spec();

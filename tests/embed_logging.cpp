@@ -103,9 +103,11 @@ TEST_SUITE("actors") {
       llmmr::sim::sim_options opts;
       opts.slots = 4;
       opts.seed = 7;
-      opts.faults.server_error = 0.15;
-      opts.faults.rate_limit = 0.15;
-      opts.faults.invalid_json = 0.1;
+      // Enough faults that retries are logged, few enough that with ten
+      // attempts no chunk runs out of them (0.25^10 per call).
+      opts.faults.server_error = 0.1;
+      opts.faults.rate_limit = 0.1;
+      opts.faults.invalid_json = 0.05;
       auto sim = llmmr::sim::sim_server::start(opts);
       REQUIRE(sim);
       llmmr::endpoint_options ep;
@@ -114,7 +116,7 @@ TEST_SUITE("actors") {
       llmmr::retry_options retry;
       retry.initial_backoff = 5ms;
       retry.max_backoff = 20ms;
-      retry.max_attempts = 8;
+      retry.max_attempts = 10;
       retry.seed = 3;
       auto client = llmmr::make_client({ep}, {}, retry, {});
       REQUIRE(client);
@@ -138,7 +140,7 @@ TEST_SUITE("actors") {
     }
     auto written = capture.release();
     CHECK_MESSAGE(written.empty(), "stdout received: " << written);
-    CHECK_MESSAGE(error.empty(), error);
+    CHECK_MESSAGE(error.empty(), error, "\nlogs:\n", logs.text());
     CHECK_NE(answer.find("Blue Heron"), std::string::npos);
     auto text = logs.text();
     // The faults made the client retry; the retries were logged to the

@@ -52,7 +52,9 @@ using collapse_observer_actor
 ///   of the document (every earlier chunk ended), in document order. With
 ///   `job_spec::early_collapse`, whenever the records held exceed the budget,
 ///   every full group but the last (which may still grow) is collapsed at
-///   once (label `collapse 0`); without it they are only kept.
+///   once (label `collapse 1`); the first round later takes their outputs
+///   for the groups it forms identically. Without it (and for the retrieval
+///   profile) they are only kept.
 /// - `collapse_atom, records`: the last records (any order; they are sorted
 ///   by their first chunk together with the rest). Once the early calls came
 ///   back, runs the rounds and answers the final records, rounds, fallback

@@ -77,6 +77,11 @@ public:
   /// and returns how many it completed.
   size_t complete(size_t n = 1);
 
+  /// Completes the deferred call at position `index` of the pending ones
+  /// (0 is the oldest); returns false when there is no such call. Lets a
+  /// test complete calls out of order.
+  bool complete_at(size_t index);
+
   /// Completes every deferred call that is pending now (not those started
   /// while completing) and returns how many it completed.
   size_t complete_all();

@@ -133,7 +133,7 @@ struct job_settings {
   /// Wall-clock limit of a job; 0 means none.
   uint64_t deadline_ms = 0;
   /// Start collapsing while later chunks are still being mapped.
-  bool early_collapse = false;
+  bool early_collapse = true;
   /// How often an unparsable output is asked for again.
   uint32_t reask_unparsable = 1;
   /// Sampling temperature sent with each request.

@@ -32,8 +32,10 @@ struct job_spec {
   double max_failed_fraction = 0;
   /// Wall-clock limit for the job in milliseconds; 0 means none.
   uint64_t deadline_ms = 0;
-  /// Start collapsing full groups while later chunks are still being mapped.
-  bool early_collapse = false;
+  /// Start collapsing full groups while later chunks are still being mapped
+  /// (the first round's groups are the same either way; not for the
+  /// retrieval profile, whose selection needs every record).
+  bool early_collapse = true;
   /// How often an unusable output (truncated with nothing usable, empty,
   /// unparsable) is asked for again with a corrective prompt, in every stage
   /// (0 disables).
