@@ -731,26 +731,26 @@ public:
              uint64_t types) -> caf::result<uint32_t, uint64_t> {
         auto sender = current_sender();
         auto rp = make_response_promise<uint32_t, uint64_t>();
-        with_peer_name(sender, [this, rp, sender, version,
-                                types](std::string name) mutable {
-          auto problem = handshake_problem(system(), "coordinator " + name,
-                                           version, types);
-          if (!problem.empty()) {
-            logger()->warn("worker: refused coordinator {}: {}", name, problem);
-            rp.deliver(make_caf_error(error_kind::policy, problem));
-            return;
-          }
-          auto addr = caf::actor_cast<caf::actor_addr>(sender);
-          if (peers_.count(addr) == 0)
-            monitor(addr);
-          peers_[addr] = name;
-          logger()->info(
-            "worker: coordinator {} connected ({})", name,
-            uses_node_tls(system())
-              ? "TLS; its certificate chains to workers.tls.ca_file"
-              : "plain text, no authentication");
-          rp.deliver(node_protocol_version, node_types_fingerprint(system()));
-        });
+        with_peer_name(
+          sender, [this, rp, sender, version, types](std::string name) mutable {
+            auto problem = handshake_problem(system(), "coordinator " + name,
+                                             version, types);
+            if (!problem.empty()) {
+              logger()->warn("worker: refused the handshake: {}", problem);
+              rp.deliver(make_caf_error(error_kind::policy, problem));
+              return;
+            }
+            auto addr = caf::actor_cast<caf::actor_addr>(sender);
+            if (peers_.count(addr) == 0)
+              monitor(addr);
+            peers_[addr] = name;
+            logger()->info(
+              "worker: coordinator {} connected ({})", name,
+              uses_node_tls(system())
+                ? "TLS; its certificate chains to workers.tls.ca_file"
+                : "plain text, no authentication");
+            rp.deliver(node_protocol_version, node_types_fingerprint(system()));
+          });
         return rp;
       },
       [this](map_atom, map_task& task) -> caf::result<map_outcome> {
