@@ -65,7 +65,13 @@ struct test_pki {
     make_node("worker", "ca");
     make_node("coord", "ca");
     make_node("evil", "rogue");
+    // The worker's key once more, encrypted with `passphrase`.
+    run({"pkey", "-in", file("worker.key"), "-aes256", "-passout",
+         "pass:" + passphrase, "-out", file("worker.enc.key")});
   }
+
+  /// The passphrase of worker.enc.key.
+  std::string passphrase = "correct horse";
 
   std::string file(const std::string& name) const {
     return (dir.path() / name).string();
@@ -141,7 +147,15 @@ TEST_SUITE("cli") {
             "gets the local answer") {
     test_pki pki;
     worker_sim sim;
-    worker_process worker{sim.url(), pki.tls_flags("worker", "ca")};
+    // The worker's key is encrypted; its passphrase comes from a variable
+    // the child inherits.
+    ::setenv("TEST_WORKER_KEY_PASS", pki.passphrase.c_str(), 1);
+    worker_process worker{sim.url(),
+                          {"--tls-cert", pki.file("worker.pem"), "--tls-key",
+                           pki.file("worker.enc.key"), "--tls-ca",
+                           pki.file("ca.pem"), "--set",
+                           "workers.tls.passphrase_env="
+                           "TEST_WORKER_KEY_PASS"}};
     auto doc = document_with_fact(31, 30, fact);
     auto local = ask({"--endpoint", sim.url()}, doc);
     auto remote
@@ -304,13 +318,29 @@ TEST_SUITE("cli") {
       CHECK(contains(r.err, "holds no usable PEM private key"));
     }
     {
+      // An encrypted key without its passphrase, and with a wrong one.
+      auto enc
+        = std::vector<std::string>{"--tls-key", pki.file("worker.enc.key")};
+      auto r = run(pki.tls_flags("worker", "ca") + enc);
+      INFO("stderr: ", r.err);
+      CHECK_EQ(r.exit_code, 6);
+      CHECK(contains(r.err, "set workers.tls.passphrase_env"));
+      ::setenv("TEST_WORKER_WRONG_PASS", "wrong", 1);
+      r = run(pki.tls_flags("worker", "ca") + enc
+              + std::vector<std::string>{"--set", "workers.tls.passphrase_env="
+                                                  "TEST_WORKER_WRONG_PASS"});
+      INFO("stderr: ", r.err);
+      CHECK_EQ(r.exit_code, 6);
+      CHECK(contains(r.err, "or the passphrase is wrong"));
+    }
+    {
       auto r
         = run(pki.tls_flags("worker", "ca")
               + std::vector<std::string>{"--set", "workers.tls.passphrase_env="
-                                                  "LLMMR_TEST_NO_SUCH_VAR"});
+                                                  "TEST_WORKER_NO_SUCH_VAR"});
       INFO("stderr: ", r.err);
       CHECK_EQ(r.exit_code, 6);
-      CHECK(contains(r.err, "LLMMR_TEST_NO_SUCH_VAR is not set"));
+      CHECK(contains(r.err, "TEST_WORKER_NO_SUCH_VAR is not set"));
     }
   }
 }
