@@ -234,7 +234,7 @@ TEST_SUITE("cli") {
                 + std::vector<std::string>{"--set", "job.model=other-model"},
               doc);
       INFO("stderr: ", r.err.substr(0, 4000));
-      CHECK_NE(r.exit_code, 0);
+      CHECK_EQ(r.exit_code, 4); // policy: an endpoint-side refusal
       CHECK(contains(r.err, "policy"));
       CHECK(contains(r.err, "worker " + worker.node()));
       CHECK(contains(r.err, "model \"other-model\" is not served here"));
@@ -247,7 +247,7 @@ TEST_SUITE("cli") {
                      + std::vector<std::string>{"--set", "job.max_tokens=300"},
                    doc);
       INFO("stderr: ", r.err.substr(0, 4000));
-      CHECK_NE(r.exit_code, 0);
+      CHECK_EQ(r.exit_code, 4); // policy: an endpoint-side refusal
       CHECK(contains(r.err, "worker " + worker.node()));
       CHECK(
         contains(r.err, "max_tokens 300 is above this worker's cap of 200"));
