@@ -189,6 +189,28 @@ TEST_SUITE("cli") {
       check_refused(r, worker.node());
       CHECK(contains(r.err, "does not chain"));
     }
+    SUBCASE("a TLS client without a certificate") {
+      // CAF's authenticated mode must fail the handshake of a client that
+      // presents no certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT); with one
+      // from the CA the same client gets through.
+      auto s_client = [&](std::vector<std::string> extra) {
+        std::vector<std::string> argv{pki.openssl, "s_client",
+                                      "-connect",  worker.node(),
+                                      "-CAfile",   pki.file("ca.pem")};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        auto r = run_command(argv, {}, std::chrono::seconds{30});
+        return r.out + r.err;
+      };
+      auto without = s_client({});
+      INFO("s_client without a certificate: ", without);
+      CHECK((contains(without, "alert certificate required")
+             || contains(without, "alert handshake failure")));
+      auto with = s_client(
+        {"-cert", pki.file("coord.pem"), "-key", pki.file("coord.key")});
+      INFO("s_client with a certificate: ", with);
+      CHECK(contains(with, "Verify return code: 0 (ok)"));
+      CHECK_FALSE(contains(with, "alert"));
+    }
     SUBCASE("plain text") {
       auto r = ask(remote_only(sim, worker.node()), doc);
       check_refused(r, worker.node());
