@@ -20,18 +20,22 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
 #include "llmmr/actors/llm_gateway.hpp"
+#include "llmmr/actors/node_handshake.hpp"
+#include "llmmr/actors/node_tls.hpp"
 #include "llmmr/actors/stage_request.hpp"
 #include "llmmr/core/chunker.hpp"
 #include "llmmr/core/corrective_prompt.hpp"
 #include "llmmr/core/prompt_library.hpp"
 #include "llmmr/core/protocol.hpp"
 #include "llmmr/core/record_parser.hpp"
+#include "llmmr/core/worker_policy.hpp"
 #include "llmmr/messages/calibration_request.hpp"
 #include "llmmr/messages/error_kind.hpp"
 #include "llmmr/messages/map_task.hpp"
@@ -100,7 +104,7 @@ public:
   }
 
   behavior_type make_behavior() override {
-    return {
+    return gw_.behavior_with<behavior_type>(
       [this](map_atom, map_task& task) -> caf::result<map_outcome> {
         auto rp = make_response_promise();
         auto w = std::make_shared<map_work>(std::move(task), rp);
@@ -122,14 +126,7 @@ public:
         auto flag = std::move(i->second.cancel);
         jobs_.erase(i);
         flag->cancel();
-      },
-      [this](llm_ok_atom, uint64_t id, std::string& text, std::string& finish,
-             usage u) { gw_.on_ok(id, std::move(text), std::move(finish), u); },
-      [this](llm_err_atom, uint64_t id, caf::error& err) {
-        gw_.on_err(id, std::move(err));
-      },
-      [this](llm_tout_atom, uint64_t id) { gw_.on_timeout(id); },
-    };
+      });
   }
 
 private:
@@ -407,25 +404,28 @@ private:
     auto port = address->port;
     ++connecting_;
     auto timeout = ctx_->opts.worker_connect_timeout;
-    request(system().middleman().actor_handle(), timeout,
-            caf::connect_atom::value, std::move(host),
+    // With TLS, CAF's OpenSSL module makes the connection: it refuses a
+    // worker whose certificate does not chain to workers.tls.ca_file.
+    auto mm = uses_node_tls(system())
+                ? system().openssl_manager().actor_handle()
+                : system().middleman().actor_handle();
+    request(mm, timeout, caf::connect_atom::value, std::move(host),
             static_cast<uint16_t>(port))
       .then(
         [this, name](caf::node_id&, caf::strong_actor_ptr& ptr,
                      std::set<std::string>& ifs) {
-          --connecting_;
           if (!ptr) {
+            --connecting_;
             unusable(name, "nothing is published on that port");
-          } else if (ifs != system().message_types<worker_actor>()) {
-            unusable(name, "it does not serve llmmr's mapper interface (not "
-                           "an `llmmr worker`, or a different version)");
+          } else if (ifs != system().message_types<worker_node_actor>()) {
+            --connecting_;
+            unusable(name, "it does not serve llmmr's worker interface (not an "
+                           "`llmmr worker`, or one of another llmmr version)");
           } else {
             // The interface was checked above: this is how a remote actor
             // gets its typed handle.
-            auto hdl = caf::actor_cast<worker_actor>(std::move(ptr));
-            monitor(hdl);
-            slots_.push_back(slot{hdl, name, ctx_->opts.worker_window});
-            logger()->info("pipeline: connected to worker {}", name);
+            greet(name, caf::actor_cast<worker_node_actor>(std::move(ptr)));
+            return;
           }
           after_connect();
         },
@@ -435,7 +435,48 @@ private:
             unusable(name, "no connection after "
                              + std::to_string(timeout.count()) + " ms");
           else
-            unusable(name, describe(err));
+            unusable(name, connect_problem(err));
+          after_connect();
+        });
+  }
+
+  /// Explains a failed connect; with TLS, a closed connection is most often
+  /// a refused handshake (CAF does not tell why).
+  std::string connect_problem(const caf::error& err) {
+    auto text = describe(err);
+    if (uses_node_tls(system()))
+      text += " (with TLS: the worker may not use TLS, or one side's "
+              "certificate does not chain to the other side's "
+              "workers.tls.ca_file)";
+    else if (err == caf::sec::disconnect_during_handshake)
+      text += " (the worker may require TLS: set workers.tls on this node)";
+    return text;
+  }
+
+  /// Sends the handshake to worker node `name` and makes it a slot when its
+  /// protocol version and message types match this node's.
+  void greet(const std::string& name, worker_node_actor node) {
+    request(node, ctx_->opts.worker_connect_timeout, hello_atom::value,
+            node_protocol_version, node_types_fingerprint(system()))
+      .then(
+        [this, name, node](uint32_t version, uint64_t types) {
+          --connecting_;
+          auto problem
+            = handshake_problem(system(), "worker " + name, version, types);
+          if (!problem.empty()) {
+            unusable(name, problem);
+          } else {
+            auto hdl = caf::actor_cast<worker_actor>(node);
+            monitor(hdl);
+            slots_.push_back(slot{hdl, name, ctx_->opts.worker_window});
+            logger()->info("pipeline: connected to worker {}{}", name,
+                           uses_node_tls(system()) ? " (TLS)" : "");
+          }
+          after_connect();
+        },
+        [this, name](caf::error& err) {
+          --connecting_;
+          unusable(name, "handshake failed: " + describe(err));
           after_connect();
         });
   }
@@ -553,6 +594,9 @@ private:
             bool stop
               = out.failed
                 && (i->second.fail_fast || is_recurring(out.failure.kind));
+            if (out.failed && !slots_[i->second.slot].worker.empty())
+              out.failure.reason = "worker " + slots_[i->second.slot].worker
+                                   + ": " + out.failure.reason;
             in_flight_.erase(i);
             rp.deliver(std::move(out));
             if (stop) {
@@ -644,31 +688,78 @@ private:
 
 // -- worker node --------------------------------------------------------------
 
-/// A worker node's front: `worker_actor` (what it publishes) plus the start
-/// notes of its own pool.
+/// A worker node's front: `worker_node_actor` (what it publishes) plus the
+/// start notes of its own pool.
 using worker_front_actor
-  = worker_actor::extend<caf::reacts_to<map_started_atom, uint32_t>>;
+  = worker_node_actor::extend<caf::reacts_to<map_started_atom, uint32_t>>;
 
-/// What a worker node publishes (as a `worker_actor`): hands each chunk to
-/// the node's pool and answers with its outcome. Pipelines number their jobs
-/// on their own, so the front gives each (pipeline, job) pair a job id of
-/// this node, which a `map_drop_atom` of that pipeline reaches.
+/// What a worker node publishes (as a `worker_node_actor`): answers the
+/// handshake, then hands each chunk its policy allows to the node's pool and
+/// answers with its outcome. Pipelines number their jobs on their own, so
+/// the front gives each (pipeline, job) pair a job id of this node, which a
+/// `map_drop_atom` of that pipeline reaches.
 class worker_front : public worker_front_actor::base {
 public:
   worker_front(caf::actor_config& cfg, mapper_pool_actor pool,
-               calibrator_actor calibrator, std::chrono::milliseconds timeout)
+               calibrator_actor calibrator, std::chrono::milliseconds timeout,
+               worker_policy policy)
     : worker_front_actor::base(cfg), pool_(std::move(pool)),
-      calibrator_(std::move(calibrator)), timeout_(timeout) {
+      calibrator_(std::move(calibrator)), timeout_(timeout),
+      policy_(std::move(policy)) {
     // nop
   }
 
   behavior_type make_behavior() override {
     link_to(pool_);
     link_to(calibrator_);
+    set_down_handler([this](caf::down_msg& dm) {
+      auto i = peers_.find(dm.source);
+      if (i == peers_.end())
+        return;
+      logger()->info("worker: coordinator {} disconnected", i->second);
+      peers_.erase(i);
+    });
     return {
+      [this](hello_atom, uint32_t version,
+             uint64_t types) -> caf::result<uint32_t, uint64_t> {
+        auto sender = current_sender();
+        auto rp = make_response_promise<uint32_t, uint64_t>();
+        with_peer_name(
+          sender, [this, rp, sender, version, types](std::string name) mutable {
+            auto problem = handshake_problem(system(), "coordinator " + name,
+                                             version, types);
+            if (!problem.empty()) {
+              logger()->warn("worker: refused the handshake: {}", problem);
+              rp.deliver(make_caf_error(error_kind::policy, problem));
+              return;
+            }
+            auto addr = caf::actor_cast<caf::actor_addr>(sender);
+            if (peers_.count(addr) == 0)
+              monitor(addr);
+            peers_[addr] = name;
+            logger()->info(
+              "worker: coordinator {} connected ({})", name,
+              uses_node_tls(system())
+                ? "TLS; its certificate chains to workers.tls.ca_file"
+                : "plain text, no authentication");
+            rp.deliver(node_protocol_version, node_types_fingerprint(system()));
+          });
+        return rp;
+      },
       [this](map_atom, map_task& task) -> caf::result<map_outcome> {
-        auto key = job_key{caf::actor_cast<caf::actor_addr>(current_sender()),
-                           task.chunk.job_id};
+        auto addr = caf::actor_cast<caf::actor_addr>(current_sender());
+        auto peer = peers_.find(addr);
+        if (peer == peers_.end()) {
+          logger()->warn("worker: refused chunk {} of job {} from a peer "
+                         "without a handshake",
+                         task.chunk.index, task.chunk.job_id);
+          return make_caf_error(error_kind::policy,
+                                "this worker maps chunks only for peers that "
+                                "passed its handshake");
+        }
+        if (auto why = policy_refusal(policy_, task.spec); !why.empty())
+          return refuse(peer->second, std::move(task), std::move(why));
+        auto key = job_key{addr, task.chunk.job_id};
         auto& job = jobs_[key];
         if (job.local == 0)
           job.local = ++next_local_;
@@ -690,8 +781,9 @@ public:
         return rp;
       },
       [this](map_drop_atom, uint64_t job) {
-        auto i = jobs_.find(
-          job_key{caf::actor_cast<caf::actor_addr>(current_sender()), job});
+        auto addr = caf::actor_cast<caf::actor_addr>(current_sender());
+        refused_.erase(job_key{addr, job});
+        auto i = jobs_.find(job_key{addr, job});
         if (i != jobs_.end())
           send(pool_, map_drop_atom::value, i->second.local);
       },
@@ -709,6 +801,51 @@ private:
     size_t chunks = 0;
   };
 
+  /// Answers a chunk outside the policy with a failure; logs the first
+  /// refusal of each job.
+  map_outcome refuse(const std::string& peer, map_task task, std::string why) {
+    auto key = job_key{caf::actor_cast<caf::actor_addr>(current_sender()),
+                       task.chunk.job_id};
+    if (refused_.insert(key).second)
+      logger()->warn("worker: refused job {} of coordinator {}: {}",
+                     task.chunk.job_id, peer, why);
+    map_outcome out;
+    out.job_id = task.chunk.job_id;
+    out.index = task.chunk.index;
+    out.failed = true;
+    out.failure.index = task.chunk.index;
+    out.failure.range = task.chunk.range;
+    out.failure.kind = error_kind::policy;
+    out.failure.reason = "refused by the worker's policy: " + why;
+    return out;
+  }
+
+  /// Calls `f` with "host:port" of the node `sender` lives on as the
+  /// middleman sees its connection (CAF does not expose the peer's
+  /// certificate), or a description of the node when that is unknown.
+  template <class F>
+  void with_peer_name(const caf::strong_actor_ptr& sender, F f) {
+    if (!sender) {
+      f(std::string{"(anonymous sender)"});
+      return;
+    }
+    auto node = sender->node();
+    if (node == system().node() || !system().has_middleman()) {
+      f(std::string{"(this process)"});
+      return;
+    }
+    request(system().middleman().actor_handle(), timeout_, caf::get_atom::value,
+            node)
+      .then(
+        [f, node](caf::node_id&, std::string& host, uint16_t port) mutable {
+          if (host.empty())
+            f("node " + caf::to_string(node));
+          else
+            f(host + ":" + std::to_string(port));
+        },
+        [f, node](caf::error&) mutable { f("node " + caf::to_string(node)); });
+  }
+
   void done(const job_key& key) {
     auto i = jobs_.find(key);
     if (i != jobs_.end() && --i->second.chunks == 0)
@@ -718,8 +855,13 @@ private:
   mapper_pool_actor pool_;
   calibrator_actor calibrator_;
   std::chrono::milliseconds timeout_;
+  worker_policy policy_;
   std::map<job_key, local_job> jobs_;
   uint64_t next_local_ = 0;
+  /// Coordinators that passed the handshake, with their address.
+  std::map<caf::actor_addr, std::string> peers_;
+  /// Jobs whose refusal was logged.
+  std::set<job_key> refused_;
 };
 
 } // namespace
@@ -730,10 +872,11 @@ spawn_mapper_pool(caf::actor_system& sys,
   return sys.spawn<mapper_pool>(std::move(ctx));
 }
 
-expected<worker_actor>
+expected<worker_node_actor>
 spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
                      std::shared_ptr<llm_client> client,
-                     std::shared_ptr<const tokenizer> tok) {
+                     std::shared_ptr<const tokenizer> tok,
+                     worker_policy policy) {
   if (opts.mappers == 0 || opts.map_window == 0)
     return make_error(error_kind::config,
                       "worker: mappers and map_window must be at least 1");
@@ -753,10 +896,10 @@ spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
   auto timeout = ctx->opts.map_timeout;
   auto calibrator = ctx->calibrator;
   auto pool = spawn_mapper_pool(sys, std::move(ctx));
-  auto front
-    = sys.spawn<worker_front>(std::move(pool), std::move(calibrator), timeout);
+  auto front = sys.spawn<worker_front>(std::move(pool), std::move(calibrator),
+                                       timeout, std::move(policy));
   // The front's own start notes are not part of what it publishes.
-  return worker_actor{std::move(front)};
+  return worker_node_actor{std::move(front)};
 }
 
 } // namespace llmmr

@@ -634,6 +634,48 @@ private:
                   "workers.connection_timeout_ms needs heartbeats: set "
                   "workers.heartbeat_interval_ms to a value below it");
     }
+    if (auto err = check_workers_tls(s.workers.tls))
+      return err;
+    return {};
+  }
+
+  /// Checks that `workers.tls` is all or nothing, that its files can be
+  /// read and reads the key's passphrase from its variable.
+  error check_workers_tls(node_tls_settings& tls) {
+    const std::pair<const char*, std::string*> files[] = {
+      {"workers.tls.certificate", &tls.certificate},
+      {"workers.tls.key", &tls.key},
+      {"workers.tls.ca_file", &tls.ca_file},
+    };
+    const char* set = nullptr;
+    for (auto [key, value] : files)
+      if (!value->empty())
+        set = key;
+    if (!set && tls.passphrase_env.empty())
+      return {};
+    if (!set)
+      set = "workers.tls.passphrase_env";
+    for (auto [key, value] : files)
+      if (value->empty())
+        return fail(origin(set), key,
+                    std::string{key} + " is empty but " + set
+                      + " is set: TLS between nodes needs a certificate, its "
+                        "key and a CA file");
+    for (auto [key, value] : files) {
+      std::ifstream probe{*value};
+      if (!probe)
+        return fail(origin(key), key,
+                    "cannot read \"" + *value + "\": " + std::strerror(errno));
+    }
+    if (!tls.passphrase_env.empty()) {
+      auto path = "workers.tls.passphrase_env";
+      auto pass = env(tls.passphrase_env);
+      if (!pass)
+        return fail(origin(path), path,
+                    "environment variable " + tls.passphrase_env
+                      + " is not set or empty");
+      tls.passphrase = *pass;
+    }
     return {};
   }
 

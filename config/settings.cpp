@@ -348,6 +348,44 @@ field<settings> nodes_field() {
   return f;
 }
 
+// -- lists of strings ---------------------------------------------------------
+
+template <class Root, class Acc>
+field<Root> string_list_field(std::string key, Acc acc, std::string help) {
+  field<Root> f;
+  f.key = std::move(key);
+  f.type = "array of strings";
+  f.help = std::move(help);
+  f.from_json = [acc](Root& r, const json& x) -> problem {
+    if (!x.is_array())
+      return {{}, "expected an array of strings, got " + show(x, false)};
+    std::vector<std::string> xs;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!x[i].is_string() || x[i].get<std::string>().empty())
+        return {"[" + std::to_string(i) + "]",
+                "expected a non-empty string, got " + show(x[i], false)};
+      xs.push_back(x[i].get<std::string>());
+    }
+    acc(r) = std::move(xs);
+    return {};
+  };
+  f.from_text = [acc](Root& r, std::string_view text) -> problem {
+    std::vector<std::string> xs;
+    while (!text.empty()) {
+      auto comma = text.find(',');
+      auto item = trim(text.substr(0, comma));
+      text = comma == std::string_view::npos ? std::string_view{}
+                                             : text.substr(comma + 1);
+      if (!item.empty())
+        xs.emplace_back(item);
+    }
+    acc(r) = std::move(xs);
+    return {};
+  };
+  f.get = [acc](const Root& r) { return json(acc(const_cast<Root&>(r))); };
+  return f;
+}
+
 // -- small checks -------------------------------------------------------------
 
 std::string check_env_name(const std::string& x) {
@@ -613,6 +651,34 @@ const std::vector<field<settings>>& global_fields() {
       [](S & s) -> auto& { return s.workers.connection_timeout_ms; }, 0,
       "Drop a worker connection silent for this long; 0 disables. Needs "
       "heartbeats."));
+    v.push_back(string_field<S>(
+      "workers.tls.certificate",
+      [](S & s) -> auto& { return s.workers.tls.certificate; },
+      "PEM certificate of this node for TLS links between coordinator and "
+      "workers; empty means plain text (loopback only)."));
+    v.push_back(string_field<S>(
+      "workers.tls.key", [](S & s) -> auto& { return s.workers.tls.key; },
+      "PEM private key of workers.tls.certificate."));
+    v.push_back(string_field<S>(
+      "workers.tls.ca_file",
+      [](S & s) -> auto& { return s.workers.tls.ca_file; },
+      "PEM file of the CA a peer's certificate must chain to."));
+    v.push_back(string_field<S>(
+      "workers.tls.passphrase_env",
+      [](S & s) -> auto& { return s.workers.tls.passphrase_env; },
+      "Environment variable holding the passphrase of workers.tls.key; empty "
+      "means an unencrypted key.",
+      check_env_name, false, "variable name"));
+    // worker
+    v.push_back(string_list_field<S>(
+      "worker.models", [](S & s) -> auto& { return s.worker.models; },
+      "Models `llmmr worker` serves; empty means its endpoints' models. A "
+      "job naming another model is refused."));
+    v.push_back(uint_field<S>(
+      "worker.max_tokens", [](S & s) -> auto& { return s.worker.max_tokens; },
+      1,
+      "Largest max_tokens `llmmr worker` sends for a caller; a job asking "
+      "more is refused."));
     return v;
   }();
   return fields;

@@ -9,6 +9,9 @@
 #include <charconv>
 #include <optional>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -167,6 +170,19 @@ expected<host_port> parse_host_port(std::string_view text) {
     return bad(" (the port must be between 1 and 65535)");
   result.port = *port;
   return result;
+}
+
+bool is_loopback_address(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  std::string text{host};
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
 }
 
 std::string address_problem(const error& err) {

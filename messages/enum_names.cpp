@@ -35,7 +35,7 @@ bool parse_name(const std::array<std::string_view, N>& names,
   return false;
 }
 
-constexpr std::array<std::string_view, 24> error_kind_names{
+constexpr std::array<std::string_view, 25> error_kind_names{
   "none",
   "usage",
   "config",
@@ -59,6 +59,7 @@ constexpr std::array<std::string_view, 24> error_kind_names{
   "deadline",
   "node_down",
   "too_many_failures",
+  "policy",
   "internal",
 };
 static_assert(static_cast<size_t>(error_kind::internal) + 1

@@ -22,6 +22,7 @@ bool is_recurring(error_kind x) noexcept {
   case error_kind::quota:
   case error_kind::bad_request:
   case error_kind::tls:
+  case error_kind::policy:
     return true;
   default:
     return false;

@@ -258,7 +258,7 @@ TEST_SUITE("messages") {
 
   TEST_CASE("errors that recur for every request are told apart") {
     for (auto k : {error_kind::auth, error_kind::quota, error_kind::bad_request,
-                   error_kind::tls})
+                   error_kind::tls, error_kind::policy})
       CHECK(is_recurring(k));
     for (auto k : {error_kind::unreachable, error_kind::server_error,
                    error_kind::timeout, error_kind::rate_limited,

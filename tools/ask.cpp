@@ -113,7 +113,10 @@ int run_ask(arg_list raw) {
     std::fprintf(stderr, "llmmr ask: %s\n", note.c_str());
   caf::actor_system_config sys_cfg;
   register_types(sys_cfg);
-  configure_middleman(sys_cfg, *cfg);
+  if (auto err = configure_middleman(sys_cfg, *cfg)) {
+    print_error("ask", err);
+    return exit_config;
+  }
   caf::actor_system sys{sys_cfg};
   auto tok = choose_tokenizer(*cfg, &*be, args->has("quiet"));
   if (!tok) {

@@ -153,7 +153,10 @@ int run_demo(arg_list raw) {
   fit_budget(spec, be->context_window);
   caf::actor_system_config sys_cfg;
   register_types(sys_cfg);
-  configure_middleman(sys_cfg, *cfg);
+  if (auto err = configure_middleman(sys_cfg, *cfg)) {
+    print_error("demo", err);
+    return exit_config;
+  }
   caf::actor_system sys{sys_cfg};
   auto pipeline
     = spawn_pipeline(sys, to_pipeline_options(*cfg), be->client, tok);

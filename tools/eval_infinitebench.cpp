@@ -565,7 +565,8 @@ int run_infinitebench(arg_list raw) {
     std::fprintf(stderr, "llmmr eval: %s\n", note.c_str());
   caf::actor_system_config sys_cfg;
   register_types(sys_cfg);
-  configure_middleman(sys_cfg, *cfg);
+  if (auto err = configure_middleman(sys_cfg, *cfg))
+    return fail_with(run_name, err, exit_config);
   caf::actor_system sys{sys_cfg};
   auto tok = choose_tokenizer(*cfg, &*be, quiet || sim.has_value());
   if (!tok)

@@ -37,6 +37,7 @@ int exit_code_for(const error& err) {
   case error_kind::server_error:
   case error_kind::timeout:
   case error_kind::bad_reply:
+  case error_kind::policy:
     return exit_endpoint;
   case error_kind::truncated:
   case error_kind::unparsable:

@@ -586,7 +586,10 @@ int run_niah(arg_list raw) {
           .c_str());
     caf::actor_system_config sys_cfg;
     register_types(sys_cfg);
-    configure_middleman(sys_cfg, *cfg);
+    if (auto err = configure_middleman(sys_cfg, *cfg)) {
+      print_error("niah", err);
+      return exit_config;
+    }
     caf::actor_system sys{sys_cfg};
     auto popts = to_pipeline_options(*cfg);
     popts.max_jobs

@@ -1,6 +1,7 @@
 // Maps settings to pipeline options and middleman parameters.
 
 #include "llmmr/tools/pipeline_settings.hpp"
+#include "llmmr/actors/node_tls.hpp"
 
 #include <chrono>
 
@@ -35,10 +36,10 @@ pipeline_options to_pipeline_options(const settings& s) {
   return out;
 }
 
-void configure_middleman(caf::actor_system_config& cfg, const settings& s,
-                         bool always) {
+error configure_middleman(caf::actor_system_config& cfg, const settings& s,
+                          bool always) {
   if (!always && s.workers.nodes.empty())
-    return;
+    return {};
   cfg.load<caf::io::middleman>();
   auto ms
     = [](uint64_t x) { return caf::timespan{std::chrono::milliseconds{x}}; };
@@ -48,6 +49,7 @@ void configure_middleman(caf::actor_system_config& cfg, const settings& s,
   if (s.workers.connection_timeout_ms != 0)
     cfg.set("middleman.connection-timeout",
             ms(s.workers.connection_timeout_ms));
+  return configure_node_tls(cfg, s.workers.tls);
 }
 
 } // namespace llmmr::cli

@@ -12,6 +12,7 @@
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/pipeline_context.hpp"
 #include "llmmr/actors/worker_actor.hpp"
+#include "llmmr/core/worker_policy.hpp"
 #include "llmmr/messages/map_task.hpp"
 
 namespace llmmr {
@@ -43,8 +44,11 @@ using mapper_pool_actor = worker_actor;
 /// worker node of `opts.workers`, shared round-robin between jobs. The pool
 /// connects to the worker nodes in the background (each within
 /// `worker_connect_timeout`; a node that cannot be used is logged and
-/// skipped); chunks wait in the queue until a mapper can take them, and when
-/// there are no local mappers and no node could be reached they fail with
+/// skipped; with CAF's OpenSSL module loaded, see `configure_node_tls`, the
+/// connection uses TLS), checks each node's handshake (protocol version and
+/// message types, a mismatch makes it unusable with an error naming it and
+/// both versions); chunks wait in the queue until a mapper can take them, and
+/// when there are no local mappers and no node could be reached they fail with
 /// `error_kind::unreachable` naming the nodes. The pool understands
 /// `(map_atom, map_task) -> map_outcome` (telling the sender
 /// `(map_started_atom, index)` when a mapper takes the chunk) and
@@ -61,13 +65,20 @@ spawn_mapper_pool(caf::actor_system& sys,
                   std::shared_ptr<const pipeline_context> ctx);
 
 /// Spawns what a worker node serves: a calibrator, a mapper pool with
-/// `opts.mappers` mappers (`opts.map_window` each) and a `worker_actor` in
-/// front of them, to which the pool and the calibrator are linked (send it an
-/// exit to stop them all). Fails with `error_kind::config` when the prompts
-/// cannot be loaded or an option is zero.
-expected<worker_actor>
+/// `opts.mappers` mappers (`opts.map_window` each) and a `worker_node_actor`
+/// in front of them, to which the pool and the calibrator are linked (send it
+/// an exit to stop them all). The front answers the handshake
+/// (`hello_atom`; a peer with another protocol version or other message
+/// types is refused with `error_kind::policy`) and maps chunks only for
+/// peers that passed it; a chunk outside `policy` (another model, more
+/// `max_tokens`) fails with `error_kind::policy` and a reason naming the
+/// model or the limit. It logs who connects, who disconnects and what it
+/// refuses. Fails with `error_kind::config` when the prompts cannot be
+/// loaded or an option is zero.
+expected<worker_node_actor>
 spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
                      std::shared_ptr<llm_client> client,
-                     std::shared_ptr<const tokenizer> tok);
+                     std::shared_ptr<const tokenizer> tok,
+                     worker_policy policy);
 
 } // namespace llmmr

@@ -27,4 +27,14 @@ using worker_actor
   = caf::typed_actor<caf::replies_to<map_atom, map_task>::with<map_outcome>,
                      caf::reacts_to<map_drop_atom, uint64_t>>;
 
+/// Pool to worker node on connect: `(hello_atom, protocol_version,
+/// types_fingerprint) -> (protocol_version, types_fingerprint)` of the node
+/// (see `llmmr/actors/node_handshake.hpp`).
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+
+/// What `llmmr worker` publishes: a `worker_actor` that first answers the
+/// handshake. A node maps chunks only for peers whose handshake it accepted.
+using worker_node_actor = worker_actor::extend<
+  caf::replies_to<hello_atom, uint32_t, uint64_t>::with<uint32_t, uint64_t>>;
+
 } // namespace llmmr

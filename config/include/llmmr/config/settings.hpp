@@ -228,6 +228,30 @@ struct log_settings {
   friend bool operator==(const log_settings&, const log_settings&) = default;
 };
 
+/// Mutual TLS of the links between a coordinator and its worker nodes (CAF's
+/// OpenSSL module). Either all of `certificate`, `key` and `ca_file` are set
+/// or none; `load_settings` checks that the files can be read.
+struct node_tls_settings {
+  /// PEM file with this node's certificate (chain).
+  std::string certificate;
+  /// PEM file with the private key of `certificate`.
+  std::string key;
+  /// PEM file with the CA(s) a peer's certificate must chain to.
+  std::string ca_file;
+  /// Name of an environment variable holding the passphrase of `key`; empty
+  /// means the key is not encrypted.
+  std::string passphrase_env;
+  /// The passphrase read from `passphrase_env` by `load_settings`; not a
+  /// configuration key, never printed.
+  std::string passphrase;
+
+  /// Returns whether the links use TLS.
+  bool enabled() const noexcept { return !certificate.empty(); }
+
+  friend bool operator==(const node_tls_settings&, const node_tls_settings&)
+    = default;
+};
+
 /// Remote mapper nodes (`llmmr worker`) and how they are used.
 struct workers_settings {
   /// Worker nodes as "host:port" strings; empty means local mappers only.
@@ -242,8 +266,25 @@ struct workers_settings {
   uint64_t heartbeat_interval_ms = 0;
   /// Drop a connection silent for this long; 0 disables (needs heartbeats).
   uint64_t connection_timeout_ms = 0;
+  /// TLS of the links to worker nodes; the same section configures
+  /// `llmmr worker`'s side.
+  node_tls_settings tls;
 
   friend bool operator==(const workers_settings&, const workers_settings&)
+    = default;
+};
+
+/// What `llmmr worker` agrees to run for its callers: its own policy, not
+/// the caller's.
+struct worker_settings {
+  /// Models the worker serves; empty means the models of its endpoints
+  /// (`endpoints[].model`). A job that names no model is always served (its
+  /// endpoints' own model).
+  std::vector<std::string> models;
+  /// Largest `max_tokens` of one call the worker makes for a caller.
+  uint32_t max_tokens = 4096;
+
+  friend bool operator==(const worker_settings&, const worker_settings&)
     = default;
 };
 
@@ -274,6 +315,8 @@ struct settings {
   log_settings log;
   /// Remote worker nodes.
   workers_settings workers;
+  /// The policy of this node when it runs as `llmmr worker`.
+  worker_settings worker;
 
   /// Returns a job spec for `question` filled from the `job` section.
   job_spec to_job_spec(std::string question = {}) const;

@@ -55,6 +55,11 @@ struct host_port {
 /// is wrong.
 expected<host_port> parse_host_port(std::string_view text);
 
+/// Returns whether `host` is a literal loopback address: IPv4 127.0.0.0/8 or
+/// IPv6 ::1 (with or without brackets). Host names, "localhost" included,
+/// are not: what they resolve to is not up to the caller.
+bool is_loopback_address(std::string_view host);
+
 /// Returns the text of an error from the functions above, without the
 /// error kind in front.
 std::string address_problem(const error& err);

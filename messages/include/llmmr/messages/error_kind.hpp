@@ -55,6 +55,9 @@ enum class error_kind : uint8_t {
   node_down,
   /// More chunks failed than the job allows.
   too_many_failures,
+  /// A worker node refused the work under its own policy (a model it does
+  /// not serve, `max_tokens` above its cap) or its protocol differs.
+  policy,
   /// An internal invariant broke; a bug in llmmr.
   internal,
 };
@@ -72,8 +75,9 @@ bool is_transient(error_kind x) noexcept;
 /// every further request to the same endpoint, whatever its prompt: bad
 /// credentials or permissions (`auth`, HTTP 401/403), no quota left
 /// (`quota`), a request the server rejects as malformed or naming an unknown
-/// model (`bad_request`, HTTP 400/404 `model_not_found`) and TLS failures. A
-/// job can end at the first such error instead of sending every chunk.
+/// model (`bad_request`, HTTP 400/404 `model_not_found`), TLS failures and a
+/// worker node's policy refusals (`policy`). A job can end at the first such
+/// error instead of sending every chunk.
 bool is_recurring(error_kind x) noexcept;
 
 } // namespace llmmr
