@@ -322,11 +322,25 @@ public:
   }
 
 private:
+  using clock_type = std::chrono::steady_clock;
+
+  /// What a chunk carries from nodes that gave it back.
+  struct carried {
+    /// The nodes that gave it back, with their calls and tokens.
+    std::vector<node_stats> history;
+    /// How often it was given back after a failure.
+    uint32_t requeues = 0;
+    /// Their calls and tokens, added to the final outcome.
+    uint32_t calls = 0;
+    usage spent;
+  };
+
   /// A chunk waiting for a slot.
   struct queued {
     map_task task;
     caf::response_promise rp;
     caf::actor coordinator;
+    carried before;
   };
 
   /// A local mapper or a worker node with its window.
@@ -337,6 +351,15 @@ private:
     uint32_t window = 0;
     uint32_t load = 0;
     bool alive = true;
+    /// Chunks given back in a row.
+    uint32_t given_back = 0;
+    /// No chunk goes here before this while another node can take it.
+    clock_type::time_point benched_until{};
+
+    /// The node's name in `node_stats`.
+    std::string name() const {
+      return worker.empty() ? std::string{"local"} : worker;
+    }
   };
 
   /// A chunk being mapped. Only chunks on a worker node keep their task, so
@@ -352,6 +375,7 @@ private:
     bool dropped = false;
     /// The job fails at its first failed chunk (max_failed_fraction 0).
     bool fail_fast = false;
+    carried before;
   };
 
   static caf::error cancelled(uint64_t job, uint32_t index) {
@@ -368,12 +392,20 @@ private:
   }
 
   /// Returns the live slot with the most room, or -1 when all are full.
+  /// Benched nodes only take chunks when every live node is benched.
   int free_slot() const {
+    auto now = clock_type::now();
+    bool all_benched = true;
+    for (const auto& s : slots_)
+      if (s.alive && s.benched_until <= now)
+        all_benched = false;
     int best = -1;
     uint32_t best_room = 0;
     for (size_t i = 0; i < slots_.size(); ++i) {
       const auto& s = slots_[i];
       if (!s.alive || s.load >= s.window)
+        continue;
+      if (!all_benched && s.benched_until > now)
         continue;
       auto room = s.window - s.load;
       if (best < 0 || room > best_room) {
@@ -569,6 +601,7 @@ private:
       r.rp = item.rp;
       r.coordinator = item.coordinator;
       r.fail_fast = item.task.spec.max_failed_fraction <= 0;
+      r.before = std::move(item.before);
       // The requester is not statically typed here (a coordinator or a
       // worker node's front), hence an anonymous note.
       if (item.coordinator)
@@ -588,23 +621,14 @@ private:
             auto i = in_flight_.find(key);
             if (i == in_flight_.end())
               return; // the worker died and the chunk went elsewhere
-            auto rp = std::move(i->second.rp);
             --slots_[i->second.slot].load;
-            auto job = i->second.job;
-            bool stop
-              = out.failed
-                && (i->second.fail_fast || is_recurring(out.failure.kind));
-            if (out.failed && !slots_[i->second.slot].worker.empty())
-              out.failure.reason = "worker " + slots_[i->second.slot].worker
-                                   + ": " + out.failure.reason;
-            in_flight_.erase(i);
-            rp.deliver(std::move(out));
-            if (stop) {
-              // Fail fast without waiting for the coordinator's drop: no
-              // further chunk of the job goes out from here.
-              failed_jobs_.insert(job);
-              drop(job);
+            if (out.failed
+                && give_back(i->second, out.failure, out.calls, out.usage)) {
+              in_flight_.erase(i);
+              dispatch();
+              return;
             }
+            finish(i, std::move(out));
             dispatch();
           },
           [this, key](caf::error& err) {
@@ -623,14 +647,113 @@ private:
                                  ? error_kind::timeout
                                  : kind_of(err);
             out.failure.reason
-              = s.worker.empty() ? "mapper: " + describe(err)
-                                 : "worker " + s.worker + ": " + describe(err);
-            auto rp = std::move(r.rp);
+              = s.worker.empty() ? "mapper: " + describe(err) : describe(err);
             --slots_[r.slot].load;
-            in_flight_.erase(i);
-            rp.deliver(std::move(out));
+            if (give_back(r, out.failure, 0, usage{})) {
+              in_flight_.erase(i);
+              dispatch();
+              return;
+            }
+            finish(i, std::move(out));
             dispatch();
           });
+    }
+  }
+
+  /// Whether a chunk that failed on a worker node with `kind` may succeed on
+  /// another: the node's endpoint, credentials or link failed, not the
+  /// chunk.
+  static bool not_the_chunks_fault(error_kind kind) {
+    switch (kind) {
+    case error_kind::unreachable:
+    case error_kind::tls:
+    case error_kind::auth:
+    case error_kind::rate_limited:
+    case error_kind::quota:
+    case error_kind::server_error:
+    case error_kind::timeout:
+    case error_kind::bad_reply:
+    case error_kind::node_down:
+      return true;
+    default:
+      return false;
+    }
+  }
+
+  /// Puts a chunk that failed on a worker node back in its job's queue for
+  /// another node, if the failure was not the chunk's own, it has requeues
+  /// left and another live node exists. Benches the node after
+  /// `worker_bench_after` such chunks in a row.
+  bool give_back(running& r, const chunk_failure& failure, uint32_t calls,
+                 const usage& spent) {
+    auto& s = slots_[r.slot];
+    if (s.worker.empty() || r.dropped || !not_the_chunks_fault(failure.kind)
+        || r.before.requeues >= ctx_->opts.worker_max_requeues)
+      return false;
+    bool other = false;
+    for (size_t i = 0; i < slots_.size(); ++i)
+      other = other || (i != r.slot && slots_[i].alive);
+    if (!other)
+      return false;
+    node_stats ns;
+    ns.node = s.name();
+    ns.requeued = 1;
+    ns.calls = calls;
+    ns.tokens = spent.prompt_tokens + spent.completion_tokens;
+    add_node_stats(r.before.history, ns);
+    ++r.before.requeues;
+    r.before.calls += calls;
+    r.before.spent += spent;
+    logger()->warn("pipeline: chunk {} of job {} failed on worker {} ({}: "
+                   "{}); mapping it on another node",
+                   r.index, r.job, s.worker, to_string(failure.kind),
+                   failure.reason);
+    if (++s.given_back >= ctx_->opts.worker_bench_after
+        && s.benched_until <= clock_type::now()) {
+      s.benched_until = clock_type::now() + ctx_->opts.worker_bench;
+      s.given_back = 0;
+      logger()->warn("pipeline: worker {} gave back {} chunks in a row; "
+                     "benched for {} ms",
+                     s.worker, ctx_->opts.worker_bench_after,
+                     ctx_->opts.worker_bench.count());
+    }
+    queues_[r.job].push_front(queued{std::move(r.task), std::move(r.rp),
+                                     std::move(r.coordinator),
+                                     std::move(r.before)});
+    return true;
+  }
+
+  /// Delivers the outcome of the chunk at `i` with the figures of every
+  /// node that worked on it, and fails its job fast when it must.
+  void finish(std::map<uint64_t, running>::iterator i, map_outcome out) {
+    auto& r = i->second;
+    auto& s = slots_[r.slot];
+    if (!out.failed)
+      s.given_back = 0;
+    node_stats ns;
+    ns.node = s.name();
+    ns.chunks_mapped = out.failed ? 0 : 1;
+    ns.failures = out.failed ? 1 : 0;
+    ns.calls = out.calls;
+    ns.tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
+    // A worker's own pool listed itself as "local": this pool knows better.
+    out.nodes = std::move(r.before.history);
+    add_node_stats(out.nodes, ns);
+    out.calls += r.before.calls;
+    out.usage += r.before.spent;
+    if (out.failed && !s.worker.empty())
+      out.failure.reason = "worker " + s.worker + ": " + out.failure.reason;
+    auto job = r.job;
+    bool stop = ctx_->decides_jobs && out.failed
+                && (r.fail_fast || is_recurring(out.failure.kind));
+    auto rp = std::move(r.rp);
+    in_flight_.erase(i);
+    rp.deliver(std::move(out));
+    if (stop) {
+      // Fail fast without waiting for the coordinator's drop: no further
+      // chunk of the job goes out from here.
+      failed_jobs_.insert(job);
+      drop(job);
     }
   }
 
@@ -665,8 +788,13 @@ private:
         i->rp.deliver(cancelled(i->job, i->index));
         continue;
       }
+      node_stats ns;
+      ns.node = s.name();
+      ns.requeued = 1;
+      add_node_stats(i->before.history, ns);
       queues_[i->job].push_front(queued{std::move(i->task), std::move(i->rp),
-                                        std::move(i->coordinator)});
+                                        std::move(i->coordinator),
+                                        std::move(i->before)});
     }
     after_connect();
   }
@@ -893,6 +1021,7 @@ spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
   ctx->tok = std::move(tok);
   ctx->prompts = std::make_shared<const prompt_library>(std::move(*lib));
   ctx->calibrator = spawn_calibrator(sys, ctx->prompts);
+  ctx->decides_jobs = false;
   auto timeout = ctx->opts.map_timeout;
   auto calibrator = ctx->calibrator;
   auto pool = spawn_mapper_pool(sys, std::move(ctx));

@@ -419,6 +419,8 @@ private:
     calls_.map += out.calls;
     reasks_.map += out.reasks;
     usage_ += out.usage;
+    for (const auto& n : out.nodes)
+      add_node_stats(nodes_, n);
     std::vector<record> kept;
     if (!out.failed)
       judge_outputs(out);
@@ -873,6 +875,7 @@ private:
             + ") cut from the middle to fit the per-call budget"});
     }
     res.calls = calls_;
+    res.nodes = nodes_;
     res.collapse_rounds = collapse_rounds_;
     res.collapse_fallback = collapse_fallback_;
     res.fallback_note = fallback_note_;
@@ -1041,6 +1044,8 @@ private:
   // Accounting.
   call_counts calls_;
   call_counts reasks_;
+  /// What each node did for the map stage.
+  std::vector<node_stats> nodes_;
   size_t reduce_budget_ = 0;
   bool first_call_reported_ = false;
   uint32_t recollapses_ = 0;

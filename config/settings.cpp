@@ -639,6 +639,18 @@ const std::vector<field<settings>>& global_fields() {
       [](S & s) -> auto& { return s.workers.request_timeout_ms; }, 1,
       "Timeout of one request to a worker node."));
     v.push_back(uint_field<S>(
+      "workers.max_requeues",
+      [](S & s) -> auto& { return s.workers.max_requeues; }, 0,
+      "Times a chunk a worker gives back (not the chunk's own failure) is "
+      "mapped on another node before it counts as failed."));
+    v.push_back(uint_field<S>(
+      "workers.bench_after",
+      [](S & s) -> auto& { return s.workers.bench_after; }, 1,
+      "Given-back chunks in a row after which a worker is benched."));
+    v.push_back(uint_field<S>(
+      "workers.bench_ms", [](S & s) -> auto& { return s.workers.bench_ms; }, 0,
+      "How long a benched worker gets no chunk while others can take one."));
+    v.push_back(uint_field<S>(
       "workers.connect_timeout_ms",
       [](S & s) -> auto& { return s.workers.connect_timeout_ms; }, 1,
       "Limit of connecting to one worker node when the pipeline starts."));

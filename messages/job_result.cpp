@@ -27,6 +27,8 @@ size_t footprint(const job_result& x) {
   for (auto& l : x.losses)
     n += sizeof(evidence_loss) + l.chunks.capacity() * sizeof(uint32_t)
          + l.ranges.capacity() * sizeof(byte_range) + footprint(l.what);
+  for (auto& s : x.nodes)
+    n += sizeof(node_stats) + footprint(s.node);
   return n;
 }
 

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -28,6 +29,18 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 using namespace llmmr::test::cluster;
+
+namespace {
+
+/// The result's `nodes` array keyed by node.
+std::map<std::string, json> by_node(const json& res) {
+  std::map<std::string, json> out;
+  for (const auto& n : res["nodes"])
+    out[n["node"].get<std::string>()] = n;
+  return out;
+}
+
+} // namespace
 
 TEST_SUITE("cli") {
   TEST_CASE("ask maps every chunk on a remote worker") {
@@ -114,5 +127,74 @@ TEST_SUITE("cli") {
     REQUIRE(note != std::string::npos);
     REQUIRE_EQ(std::sscanf(r.err.c_str() + note, "mapping its %u", &moved), 1);
     CHECK_GE(moved, 1u);
+    // The result says which node mapped what and what moved.
+    auto res = json::parse(r.out);
+    auto nodes = by_node(res);
+    REQUIRE(nodes.count(b.node()) == 1);
+    CHECK_EQ(nodes[b.node()]["requeued"].get<unsigned>(), moved);
+    CHECK_EQ(nodes[a.node()]["chunks_mapped"].get<unsigned>(),
+             res["chunks"].get<unsigned>());
+  }
+
+  TEST_CASE("a worker whose endpoint fails: its chunks finish elsewhere") {
+    worker_sim good;
+    worker_sim broken{{"--faults", "server_error=1"}};
+    worker_process a{good.url()};
+    // B gives up on its endpoint quickly (two attempts, a short outage
+    // limit for its circuit breaker).
+    worker_process b{broken.url(),
+                     {"--set", "retry.max_attempts=2", "--set",
+                      "retry.initial_backoff_ms=5", "--set",
+                      "retry.outage_limit_ms=1000"}};
+    auto r = ask({"--endpoint", good.url(), "--set", "pipeline.mappers=0",
+                  "--set", "workers.nodes=" + b.node() + "," + a.node(),
+                  "--set", "workers.max_requeues=3"},
+                 document_with_fact(26, 40, fact));
+    check_complete(r);
+    auto res = json::parse(r.out);
+    auto nodes = by_node(res);
+    REQUIRE(nodes.count(b.node()) == 1);
+    CHECK_EQ(nodes[b.node()]["chunks_mapped"].get<unsigned>(), 0u);
+    CHECK_EQ(nodes[b.node()]["failures"].get<unsigned>(), 0u);
+    CHECK_GT(nodes[b.node()]["requeued"].get<unsigned>(), 0u);
+    CHECK_GT(nodes[b.node()]["calls"].get<unsigned>(), 0u);
+    CHECK_EQ(nodes[a.node()]["chunks_mapped"].get<unsigned>(),
+             res["chunks"].get<unsigned>());
+    // The broken node was benched instead of taking chunk after chunk.
+    CHECK(r.err.find("worker " + b.node() + " gave back") != std::string::npos);
+  }
+
+  TEST_CASE("a frozen worker is found by heartbeat and its chunks move") {
+    // B's endpoint holds every completion, so B holds chunks when it is
+    // frozen; the request timeout is far beyond the test's own limit, so
+    // only the heartbeats (defaults: 1 s, silence 5 s) can move them.
+    worker_sim fast;
+    worker_sim stalled{{"--ttft-ms", "600000", "--verbose"}};
+    worker_process a{fast.url()};
+    worker_process b{stalled.url()};
+    command_result r;
+    std::thread job{[&] {
+      r = ask({"--endpoint", fast.url(), "--set", "pipeline.mappers=0", "--set",
+               "workers.nodes=" + a.node() + "," + b.node(), "--set",
+               "workers.window=2", "--set",
+               "workers.request_timeout_ms=3600000", "--set", "log.level=info"},
+              document_with_fact(27, 60, fact));
+    }};
+    bool b_busy = false;
+    for (int i = 0; i < 1200 && !b_busy; ++i) {
+      b_busy
+        = stalled.log().find("POST /v1/chat/completions") != std::string::npos;
+      if (!b_busy)
+        std::this_thread::sleep_for(50ms);
+    }
+    ::kill(b.child->pid(), SIGSTOP);
+    job.join();
+    ::kill(b.child->pid(), SIGKILL); // a stopped process ends on SIGKILL
+    REQUIRE_MESSAGE(b_busy, "worker B never called its endpoint");
+    check_complete(r);
+    CHECK(r.err.find("worker " + b.node() + " went down") != std::string::npos);
+    auto nodes = by_node(json::parse(r.out));
+    REQUIRE(nodes.count(b.node()) == 1);
+    CHECK_GE(nodes[b.node()]["requeued"].get<unsigned>(), 1u);
   }
 }

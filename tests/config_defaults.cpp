@@ -39,6 +39,9 @@ void check_equal(const pipeline_options& x, const pipeline_options& y) {
   CHECK(x.workers == y.workers);
   CHECK(x.worker_window == y.worker_window);
   CHECK(x.worker_timeout == y.worker_timeout);
+  CHECK(x.worker_max_requeues == y.worker_max_requeues);
+  CHECK(x.worker_bench_after == y.worker_bench_after);
+  CHECK(x.worker_bench == y.worker_bench);
   CHECK(x.worker_connect_timeout == y.worker_connect_timeout);
 }
 
@@ -83,6 +86,9 @@ TEST_SUITE("config") {
       {"workers.window", "17"},
       {"workers.request_timeout_ms", "3456"},
       {"workers.connect_timeout_ms", "4567"},
+      {"workers.max_requeues", "5"},
+      {"workers.bench_after", "6"},
+      {"workers.bench_ms", "7890"},
     });
     pipeline_options expected;
     expected.mappers = 3;
@@ -104,6 +110,9 @@ TEST_SUITE("config") {
     expected.worker_window = 17;
     expected.worker_timeout = milliseconds{3456};
     expected.worker_connect_timeout = milliseconds{4567};
+    expected.worker_max_requeues = 5;
+    expected.worker_bench_after = 6;
+    expected.worker_bench = milliseconds{7890};
     check_equal(opts, expected);
     // Each value above differs from its default, so each key reached its
     // option rather than leaving the default in place.

@@ -73,8 +73,8 @@ TEST_SUITE("config") {
     CHECK(s.workers.nodes.empty());
     CHECK(s.workers.window == 16);
     CHECK(s.workers.request_timeout_ms == 300000);
-    CHECK(s.workers.heartbeat_interval_ms == 0);
-    CHECK(s.workers.connection_timeout_ms == 0);
+    CHECK(s.workers.heartbeat_interval_ms == 1000);
+    CHECK(s.workers.connection_timeout_ms == 5000);
   }
 
   TEST_CASE("the file overrides defaults, the environment the file and flags "

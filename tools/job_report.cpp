@@ -64,6 +64,18 @@ int exit_code_for(const job_outcome& outcome) {
   return exit_code_for(err);
 }
 
+static nlohmann::json nodes_json(const std::vector<node_stats>& xs) {
+  auto out = nlohmann::json::array();
+  for (const auto& n : xs)
+    out.push_back({{"node", n.node},
+                   {"chunks_mapped", n.chunks_mapped},
+                   {"requeued", n.requeued},
+                   {"failures", n.failures},
+                   {"calls", n.calls},
+                   {"tokens", n.tokens}});
+  return out;
+}
+
 nlohmann::json to_json(const job_result& res) {
   using json = nlohmann::json;
   auto range = [](const byte_range& r) {
@@ -137,6 +149,7 @@ nlohmann::json to_json(const job_result& res) {
     {"cut_tokens", res.cut_tokens},
     {"failures", std::move(failures)},
     {"losses", std::move(losses)},
+    {"nodes", nodes_json(res.nodes)},
     {"partial", res.partial},
     {"timings_ms",
      {{"chunk", ms_of(res.timings.chunk_us)},
@@ -178,6 +191,18 @@ void print_summary(FILE* out, const job_result& res) {
                format_duration(res.timings.map_us).c_str(),
                format_duration(res.timings.collapse_us).c_str(),
                format_duration(res.timings.reduce_us).c_str());
+  // Which node mapped what, when other nodes than the local mappers took
+  // part or a chunk moved.
+  bool worth = false;
+  for (const auto& n : res.nodes)
+    worth = worth || n.node != "local" || n.requeued > 0;
+  if (worth)
+    for (const auto& n : res.nodes)
+      std::fprintf(out,
+                   "llmmr: node %s: %u chunks mapped, %u requeued, %u failed, "
+                   "%u calls, %s tokens\n",
+                   n.node.c_str(), n.chunks_mapped, n.requeued, n.failures,
+                   n.calls, format_count(n.tokens).c_str());
   std::string sources;
   for (const auto& ev : res.evidence) {
     for (size_t i = 0; i < ev.record.chunks.size(); ++i) {

@@ -31,6 +31,9 @@ pipeline_options to_pipeline_options(const settings& s) {
   out.workers = s.workers.nodes;
   out.worker_window = s.workers.window;
   out.worker_timeout = std::chrono::milliseconds{s.workers.request_timeout_ms};
+  out.worker_max_requeues = s.workers.max_requeues;
+  out.worker_bench_after = s.workers.bench_after;
+  out.worker_bench = std::chrono::milliseconds{s.workers.bench_ms};
   out.worker_connect_timeout
     = std::chrono::milliseconds{s.workers.connect_timeout_ms};
   return out;

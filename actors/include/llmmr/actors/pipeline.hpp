@@ -161,6 +161,15 @@ struct pipeline_options {
   /// pipeline starts.
   std::chrono::milliseconds worker_connect_timeout{
     pipeline_defaults::worker_connect_timeout_ms};
+  /// How often a chunk a worker node gives back (an endpoint error after its
+  /// retries, a timeout: not the chunk's own fault) is mapped on another
+  /// node before it counts as failed.
+  uint32_t worker_max_requeues = pipeline_defaults::worker_max_requeues;
+  /// Given-back chunks in a row after which a worker node is benched: it
+  /// gets no chunk for `worker_bench` while another node can take one.
+  uint32_t worker_bench_after = pipeline_defaults::worker_bench_after;
+  /// How long a bench lasts.
+  std::chrono::milliseconds worker_bench{pipeline_defaults::worker_bench_ms};
 };
 
 /// A running pipeline.

@@ -45,6 +45,11 @@ struct pipeline_context {
   /// in tests); the pool uses them next to the nodes of `opts.workers`, to
   /// which it connects itself.
   std::vector<worker_node> workers;
+  /// True where the pipeline decides a job's fate, so the mapper pool stops
+  /// a job at its first failure when the job allows none. False on a worker
+  /// node: its coordinator decides (and may map a failed chunk elsewhere),
+  /// so the node maps every chunk it is given.
+  bool decides_jobs = true;
 };
 
 } // namespace llmmr

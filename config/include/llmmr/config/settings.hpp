@@ -263,9 +263,15 @@ struct workers_settings {
   /// Limit of connecting to one worker node when the pipeline starts.
   uint64_t connect_timeout_ms = pipeline_defaults::worker_connect_timeout_ms;
   /// Middleman heartbeat interval; 0 disables heartbeats.
-  uint64_t heartbeat_interval_ms = 0;
+  uint64_t heartbeat_interval_ms = pipeline_defaults::worker_heartbeat_ms;
   /// Drop a connection silent for this long; 0 disables (needs heartbeats).
-  uint64_t connection_timeout_ms = 0;
+  uint64_t connection_timeout_ms = pipeline_defaults::worker_silence_ms;
+  /// Times a given-back chunk goes to another node before it fails.
+  uint32_t max_requeues = pipeline_defaults::worker_max_requeues;
+  /// Given-back chunks in a row that bench a node.
+  uint32_t bench_after = pipeline_defaults::worker_bench_after;
+  /// How long a bench lasts.
+  uint64_t bench_ms = pipeline_defaults::worker_bench_ms;
   /// TLS of the links to worker nodes; the same section configures
   /// `llmmr worker`'s side.
   node_tls_settings tls;

@@ -70,4 +70,25 @@ inline constexpr uint64_t worker_timeout_ms = 5 * 60 * 1000;
 /// (`workers.connect_timeout_ms`).
 inline constexpr uint64_t worker_connect_timeout_ms = 10 * 1000;
 
+/// How often a chunk a worker node gives back (a failure that is not the
+/// chunk's own) goes to another node before it counts as failed
+/// (`workers.max_requeues`).
+inline constexpr uint32_t worker_max_requeues = 2;
+
+/// Given-back chunks in a row after which a worker node is benched
+/// (`workers.bench_after`).
+inline constexpr uint32_t worker_bench_after = 3;
+
+/// How long a benched worker node gets no chunk while others can take them,
+/// in milliseconds (`workers.bench_ms`).
+inline constexpr uint64_t worker_bench_ms = 30 * 1000;
+
+/// Middleman heartbeat interval towards and from worker nodes, in
+/// milliseconds (`workers.heartbeat_interval_ms`).
+inline constexpr uint64_t worker_heartbeat_ms = 1000;
+
+/// Silence after which a worker connection counts as lost, in milliseconds
+/// (`workers.connection_timeout_ms`).
+inline constexpr uint64_t worker_silence_ms = 5000;
+
 } // namespace llmmr::pipeline_defaults

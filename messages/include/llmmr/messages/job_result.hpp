@@ -7,6 +7,7 @@
 #include "llmmr/messages/byte_range.hpp"
 #include "llmmr/messages/chunk_failure.hpp"
 #include "llmmr/messages/evidence_loss.hpp"
+#include "llmmr/messages/node_stats.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/strategy.hpp"
 #include "llmmr/messages/usage.hpp"
@@ -128,6 +129,9 @@ struct job_result {
   std::string tokenizer;
   /// True when that tokenizer only estimates (`approx`).
   bool token_counts_estimated = false;
+  /// Per node (the local mappers and each worker node), what it did for the
+  /// map stage, in the order the nodes first took a chunk.
+  std::vector<node_stats> nodes;
   /// True when the answer was not computed from all of the document: some
   /// chunks failed (no more than the job allows), evidence was lost, or
   /// `direct` cut the document (`cut_tokens`).
@@ -147,7 +151,7 @@ typename Inspector::result_type inspect(Inspector& f, job_result& x) {
            x.evidence, x.calls, x.reasks, x.no_information, x.collapse_rounds,
            x.collapse_fallback, x.fallback_note, x.usage, x.timings, x.chunks,
            x.document_tokens, x.cut_tokens, x.failures, x.losses, x.tokenizer,
-           x.token_counts_estimated, x.partial);
+           x.token_counts_estimated, x.nodes, x.partial);
 }
 
 } // namespace llmmr

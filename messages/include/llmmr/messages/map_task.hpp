@@ -6,6 +6,7 @@
 #include "llmmr/messages/chunk.hpp"
 #include "llmmr/messages/chunk_failure.hpp"
 #include "llmmr/messages/job_spec.hpp"
+#include "llmmr/messages/node_stats.hpp"
 #include "llmmr/messages/record.hpp"
 #include "llmmr/messages/usage.hpp"
 
@@ -49,6 +50,10 @@ struct map_outcome {
   uint32_t reasks = 0;
   /// Tokens spent on this chunk.
   llmmr::usage usage;
+  /// Who worked on the chunk: the node that ended it and any that gave it
+  /// back before (their calls and tokens are included in `calls` and
+  /// `usage`). Filled in by the mapper pool that dispatched it.
+  std::vector<node_stats> nodes;
 
   friend bool operator==(const map_outcome&, const map_outcome&) = default;
 };
@@ -57,7 +62,7 @@ struct map_outcome {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, map_outcome& x) {
   return f(x.job_id, x.index, x.records, x.failed, x.failure, x.calls, x.reasks,
-           x.usage);
+           x.usage, x.nodes);
 }
 
 } // namespace llmmr
