@@ -668,7 +668,6 @@ private:
     return is_transient(kind) || kind == error_kind::tls
            || kind == error_kind::auth || kind == error_kind::quota;
   }
-}
 
   /// Puts a chunk that failed on a worker node back in its job's queue for
   /// another node, if the failure was not the chunk's own, it has requeues
@@ -676,131 +675,132 @@ private:
   /// `worker_bench_after` such chunks in a row.
   bool give_back(running& r, const chunk_failure& failure, uint32_t calls,
                  const usage& spent) {
-  auto& s = slots_[r.slot];
-  if (s.worker.empty() || r.dropped || !not_the_chunks_fault(failure.kind)
-      || r.before.requeues >= ctx_->opts.worker_max_requeues)
-    return false;
-  bool other = false;
-  for (size_t i = 0; i < slots_.size(); ++i)
-    other = other || (i != r.slot && slots_[i].alive);
-  if (!other)
-    return false;
-  node_stats ns;
-  ns.node = s.name();
-  ns.requeued = 1;
-  ns.calls = calls;
-  ns.tokens = spent.prompt_tokens + spent.completion_tokens;
-  add_node_stats(r.before.history, ns);
-  ++r.before.requeues;
-  r.before.calls += calls;
-  r.before.spent += spent;
-  logger()->warn("pipeline: chunk {} of job {} failed on worker {} ({}: "
-                 "{}); mapping it on another node",
-                 r.index, r.job, s.worker, to_string(failure.kind),
-                 failure.reason);
-  if (++s.given_back >= ctx_->opts.worker_bench_after
-      && s.benched_until <= clock_type::now()) {
-    s.benched_until = clock_type::now() + ctx_->opts.worker_bench;
-    s.given_back = 0;
-    logger()->warn("pipeline: worker {} gave back {} chunks in a row; "
-                   "benched for {} ms",
-                   s.worker, ctx_->opts.worker_bench_after,
-                   ctx_->opts.worker_bench.count());
-  }
-  queues_[r.job].push_front(queued{std::move(r.task), std::move(r.rp),
-                                   std::move(r.coordinator),
-                                   std::move(r.before)});
-  return true;
-}
-
-/// Delivers the outcome of the chunk at `i` with the figures of every
-/// node that worked on it, and fails its job fast when it must.
-void finish(std::map<uint64_t, running>::iterator i, map_outcome out) {
-  auto& r = i->second;
-  auto& s = slots_[r.slot];
-  if (!out.failed)
-    s.given_back = 0;
-  node_stats ns;
-  ns.node = s.name();
-  ns.chunks_mapped = out.failed ? 0 : 1;
-  ns.failures = out.failed ? 1 : 0;
-  ns.calls = out.calls;
-  ns.tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
-  // A worker's own pool listed itself as "local": this pool knows better.
-  out.nodes = std::move(r.before.history);
-  add_node_stats(out.nodes, ns);
-  out.calls += r.before.calls;
-  out.usage += r.before.spent;
-  if (out.failed && !s.worker.empty())
-    out.failure.reason = "worker " + s.worker + ": " + out.failure.reason;
-  auto job = r.job;
-  bool stop = ctx_->decides_jobs && out.failed
-              && (r.fail_fast || is_recurring(out.failure.kind));
-  auto rp = std::move(r.rp);
-  in_flight_.erase(i);
-  rp.deliver(std::move(out));
-  if (stop) {
-    // Fail fast without waiting for the coordinator's drop: no further
-    // chunk of the job goes out from here.
-    failed_jobs_.insert(job);
-    drop(job);
-  }
-}
-
-/// A worker node went down: put its chunks back at the front of their
-/// jobs' queues (in their original order) and stop using it.
-void on_down(const caf::down_msg& dm) {
-  size_t sid = slots_.size();
-  for (size_t i = 0; i < slots_.size(); ++i)
-    if (!slots_[i].worker.empty() && slots_[i].alive
-        && slots_[i].handle.address() == dm.source)
-      sid = i;
-  if (sid == slots_.size())
-    return;
-  auto& s = slots_[sid];
-  s.alive = false;
-  s.load = 0;
-  std::vector<running> back;
-  for (auto i = in_flight_.begin(); i != in_flight_.end();) {
-    if (i->second.slot == sid) {
-      back.push_back(std::move(i->second));
-      i = in_flight_.erase(i);
-    } else {
-      ++i;
-    }
-  }
-  logger()->warn("worker {} went down ({}); mapping its {} chunk(s) elsewhere",
-                 s.worker, to_string(dm.reason), back.size());
-  // `back` is in dispatch order; push the last one first.
-  for (auto i = back.rbegin(); i != back.rend(); ++i) {
-    if (i->dropped) {
-      i->rp.deliver(cancelled(i->job, i->index));
-      continue;
-    }
+    auto& s = slots_[r.slot];
+    if (s.worker.empty() || r.dropped || !not_the_chunks_fault(failure.kind)
+        || r.before.requeues >= ctx_->opts.worker_max_requeues)
+      return false;
+    bool other = false;
+    for (size_t i = 0; i < slots_.size(); ++i)
+      other = other || (i != r.slot && slots_[i].alive);
+    if (!other)
+      return false;
     node_stats ns;
     ns.node = s.name();
     ns.requeued = 1;
-    add_node_stats(i->before.history, ns);
-    queues_[i->job].push_front(queued{std::move(i->task), std::move(i->rp),
-                                      std::move(i->coordinator),
-                                      std::move(i->before)});
+    ns.calls = calls;
+    ns.tokens = spent.prompt_tokens + spent.completion_tokens;
+    add_node_stats(r.before.history, ns);
+    ++r.before.requeues;
+    r.before.calls += calls;
+    r.before.spent += spent;
+    logger()->warn("pipeline: chunk {} of job {} failed on worker {} ({}: "
+                   "{}); mapping it on another node",
+                   r.index, r.job, s.worker, to_string(failure.kind),
+                   failure.reason);
+    if (++s.given_back >= ctx_->opts.worker_bench_after
+        && s.benched_until <= clock_type::now()) {
+      s.benched_until = clock_type::now() + ctx_->opts.worker_bench;
+      s.given_back = 0;
+      logger()->warn("pipeline: worker {} gave back {} chunks in a row; "
+                     "benched for {} ms",
+                     s.worker, ctx_->opts.worker_bench_after,
+                     ctx_->opts.worker_bench.count());
+    }
+    queues_[r.job].push_front(queued{std::move(r.task), std::move(r.rp),
+                                     std::move(r.coordinator),
+                                     std::move(r.before)});
+    return true;
   }
-  after_connect();
-}
 
-std::shared_ptr<const pipeline_context> ctx_;
-std::vector<slot> slots_;
-std::map<uint64_t, std::deque<queued>> queues_;
-/// Chunks being mapped, by dispatch order.
-std::map<uint64_t, running> in_flight_;
-uint64_t next_key_ = 1;
-uint64_t last_job_ = 0;
-/// Jobs whose failure this pool saw before their coordinator's drop.
-std::set<uint64_t> failed_jobs_;
-/// Worker connections still being made.
-size_t connecting_ = 0;
-/// Why worker nodes could not be used, "host:port: reason; ...".
-std::string problems_;
+  /// Delivers the outcome of the chunk at `i` with the figures of every
+  /// node that worked on it, and fails its job fast when it must.
+  void finish(std::map<uint64_t, running>::iterator i, map_outcome out) {
+    auto& r = i->second;
+    auto& s = slots_[r.slot];
+    if (!out.failed)
+      s.given_back = 0;
+    node_stats ns;
+    ns.node = s.name();
+    ns.chunks_mapped = out.failed ? 0 : 1;
+    ns.failures = out.failed ? 1 : 0;
+    ns.calls = out.calls;
+    ns.tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
+    // A worker's own pool listed itself as "local": this pool knows better.
+    out.nodes = std::move(r.before.history);
+    add_node_stats(out.nodes, ns);
+    out.calls += r.before.calls;
+    out.usage += r.before.spent;
+    if (out.failed && !s.worker.empty())
+      out.failure.reason = "worker " + s.worker + ": " + out.failure.reason;
+    auto job = r.job;
+    bool stop = ctx_->decides_jobs && out.failed
+                && (r.fail_fast || is_recurring(out.failure.kind));
+    auto rp = std::move(r.rp);
+    in_flight_.erase(i);
+    rp.deliver(std::move(out));
+    if (stop) {
+      // Fail fast without waiting for the coordinator's drop: no further
+      // chunk of the job goes out from here.
+      failed_jobs_.insert(job);
+      drop(job);
+    }
+  }
+
+  /// A worker node went down: put its chunks back at the front of their
+  /// jobs' queues (in their original order) and stop using it.
+  void on_down(const caf::down_msg& dm) {
+    size_t sid = slots_.size();
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (!slots_[i].worker.empty() && slots_[i].alive
+          && slots_[i].handle.address() == dm.source)
+        sid = i;
+    if (sid == slots_.size())
+      return;
+    auto& s = slots_[sid];
+    s.alive = false;
+    s.load = 0;
+    std::vector<running> back;
+    for (auto i = in_flight_.begin(); i != in_flight_.end();) {
+      if (i->second.slot == sid) {
+        back.push_back(std::move(i->second));
+        i = in_flight_.erase(i);
+      } else {
+        ++i;
+      }
+    }
+    logger()->warn(
+      "worker {} went down ({}); mapping its {} chunk(s) elsewhere", s.worker,
+      to_string(dm.reason), back.size());
+    // `back` is in dispatch order; push the last one first.
+    for (auto i = back.rbegin(); i != back.rend(); ++i) {
+      if (i->dropped) {
+        i->rp.deliver(cancelled(i->job, i->index));
+        continue;
+      }
+      node_stats ns;
+      ns.node = s.name();
+      ns.requeued = 1;
+      add_node_stats(i->before.history, ns);
+      queues_[i->job].push_front(queued{std::move(i->task), std::move(i->rp),
+                                        std::move(i->coordinator),
+                                        std::move(i->before)});
+    }
+    after_connect();
+  }
+
+  std::shared_ptr<const pipeline_context> ctx_;
+  std::vector<slot> slots_;
+  std::map<uint64_t, std::deque<queued>> queues_;
+  /// Chunks being mapped, by dispatch order.
+  std::map<uint64_t, running> in_flight_;
+  uint64_t next_key_ = 1;
+  uint64_t last_job_ = 0;
+  /// Jobs whose failure this pool saw before their coordinator's drop.
+  std::set<uint64_t> failed_jobs_;
+  /// Worker connections still being made.
+  size_t connecting_ = 0;
+  /// Why worker nodes could not be used, "host:port: reason; ...".
+  std::string problems_;
 };
 
 // -- worker node --------------------------------------------------------------
