@@ -82,7 +82,7 @@ constexpr option_spec bench_options[] = {
   {"slots", true, "N  simulator slots (8)"},
   {"ttft-ms", true, "N  fixed part of the time to first token in ms (4)"},
   {"prefill-ms-per-token", true, "X  prefill cost per prompt token (0.015)"},
-  {"per-token-ms", true, "X  decode time per output token (2.5)"},
+  {"per-token-ms", true, "X  decode time per output token (2.0)"},
   {"tokenizer-dir", true,
    "D  exact tokenizer files (default ../shared/data/tokenizers, looked up "
    "from the working directory and from the executable)"},
@@ -117,9 +117,9 @@ struct scenario {
   uint32_t slots = 8;
   uint32_t ttft_ms = 4;
   double prefill_ms_per_token = 0.015;
-  double per_token_ms = 2.5;
+  double per_token_ms = 2.0;
   /// Orchestration: the zero-latency run.
-  uint64_t orchestration_tokens = 1'000'000;
+  uint64_t orchestration_tokens = 3'000'000;
   /// Tokenizers: mixed text.
   uint64_t tokenizer_mb = 16;
   /// Peak RSS: the streamed documents.
@@ -168,7 +168,7 @@ double process_cpu_seconds() {
 }
 
 /// A fact sentence the simulator's reader answers the question from: long
-/// (about 90 tokens), so that the records of 1M tokens overflow one collapse
+/// (about 150 tokens), so that the records of 1M tokens overflow one collapse
 /// call several times over and need two rounds.
 std::string fact_sentence(uint64_t n) {
   static constexpr std::string_view places[]
@@ -183,7 +183,11 @@ std::string fact_sentence(uint64_t n) {
          + ", copied by the night clerk from the water-damaged register in "
            "the tower, checked twice against the customs roll, the tide "
            "tables and the letters of the guild, and sealed by the warden "
-           "before the council met in the spring, the secret passphrase of "
+           "before the council met in the spring, then read aloud at the "
+           "harvest assembly, entered again in the second ledger by the "
+           "deputy keeper, compared with the bishop's copy and the notes of "
+           "the surveyor, and finally confirmed by the three guild masters "
+           "under oath in the great hall, the secret passphrase of "
            "vault "
          + std::to_string(n) + " is " + std::string{word} + "-"
          + std::to_string(1000 + (n * 7919) % 9000) + ".";
@@ -376,6 +380,42 @@ expected<std::vector<timed_call>> timed_calls_of(const job_run& run,
   return out;
 }
 
+/// Calls, mean service time and the idle breakdown of one job, for the
+/// details of the JSON output.
+json describe_run(const job_run& run, const std::vector<timed_call>& calls,
+                  const makespan_bound& b, uint32_t slots) {
+  auto idle = break_down_idle(calls, slots, run.makespan_ms);
+  auto n = static_cast<double>(slots);
+  json stages = json::object();
+  for (auto [stage, name] : {std::pair{call_stage::map, "map"},
+                             std::pair{call_stage::collapse, "collapse"},
+                             std::pair{call_stage::reduce, "reduce"}}) {
+    size_t count = 0;
+    double sum = 0;
+    for (const auto& c : calls)
+      if (c.stage == stage) {
+        ++count;
+        sum += c.service_ms;
+      }
+    stages[name]
+      = {{"calls", count},
+         {"mean_service_ms", count ? sum / static_cast<double>(count) : 0.0}};
+  }
+  return {{"makespan_ms", run.makespan_ms},
+          {"bound_ms", b.bound_ms},
+          {"work_ms", b.work_ms},
+          {"chain_ms", b.chain_ms},
+          {"total_service_ms", b.total_service_ms},
+          {"stages", std::move(stages)},
+          {"collapse_rounds", run.result.collapse_rounds},
+          {"answer", run.result.answer},
+          {"gap_ms",
+           {{"startup", idle.startup_ms / n},
+            {"map_idle", idle.map_ms / n},
+            {"tail", idle.tail_ms / n},
+            {"result", idle.end_ms / n}}}};
+}
+
 // -- figures ------------------------------------------------------------------
 
 /// The JSON output: figures, the reasons of null figures, details.
@@ -425,38 +465,15 @@ error bench_scenario(const scenario& sc, report& rep) {
       return std::move(sync_calls.error());
     auto b = compute_bound(*ours_calls, sc.slots);
     auto bs = compute_bound(*sync_calls, sc.slots);
-    auto idle = break_down_idle(*ours_calls, sc.slots, ours->makespan_ms);
     double ratio = ours->makespan_ms / b.bound_ms;
     vs_bound.push_back(ratio);
     speedup.push_back(sync->makespan_ms / ours->makespan_ms);
     sync_vs_bound.push_back(sync->makespan_ms / bs.bound_ms);
-    auto n = static_cast<double>(sc.slots);
-    json bd{
-      {"makespan_ms", ours->makespan_ms},  {"work_ms", b.work_ms},
-      {"startup_ms", idle.startup_ms / n}, {"map_idle_ms", idle.map_ms / n},
-      {"tail_ms", idle.tail_ms / n},       {"result_ms", idle.end_ms / n}};
-    breakdowns.emplace_back(ratio, bd);
-    runs.push_back({{"ours",
-                     {{"makespan_ms", ours->makespan_ms},
-                      {"bound_ms", b.bound_ms},
-                      {"work_ms", b.work_ms},
-                      {"chain_ms", b.chain_ms},
-                      {"total_service_ms", b.total_service_ms},
-                      {"calls",
-                       {{"map", b.map_calls},
-                        {"collapse", b.collapse_calls},
-                        {"reduce", b.reduce_calls}}},
-                      {"collapse_rounds", ours->result.collapse_rounds},
-                      {"answer", ours->result.answer}}},
-                    {"stage_sync",
-                     {{"makespan_ms", sync->makespan_ms},
-                      {"bound_ms", bs.bound_ms},
-                      {"chain_ms", bs.chain_ms},
-                      {"calls",
-                       {{"map", bs.map_calls},
-                        {"collapse", bs.collapse_calls},
-                        {"reduce", bs.reduce_calls}}},
-                      {"collapse_rounds", sync->result.collapse_rounds}}}});
+    auto ours_json = describe_run(*ours, *ours_calls, b, sc.slots);
+    breakdowns.emplace_back(ratio, ours_json);
+    runs.push_back(
+      {{"ours", std::move(ours_json)},
+       {"stage_sync", describe_run(*sync, *sync_calls, bs, sc.slots)}});
   }
   rep.figure("makespan_vs_bound", median(vs_bound));
   rep.figure("speedup_vs_stage_sync", median(speedup));
@@ -476,7 +493,7 @@ error bench_scenario(const scenario& sc, report& rep) {
        {"prefill_ms_per_token", sc.prefill_ms_per_token},
        {"per_token_ms", sc.per_token_ms},
        {"runs", std::move(runs)},
-       {"gap_of_median_run", best->second}};
+       {"median_run", best->second}};
   return {};
 }
 
@@ -1054,13 +1071,16 @@ void print_table(const json& out, const std::vector<std::string>& lines) {
       std::printf("%-32s %.1f\n", ("chunking_mb_per_s " + name).c_str(),
                   v.get<double>());
   if (out.contains("details") && out["details"].contains("scenario")) {
-    const auto& g = out["details"]["scenario"]["gap_of_median_run"];
-    std::printf("\nmedian scenario run: makespan %.0f ms = work bound %.0f ms"
-                " + startup %.0f + idle while mapping %.0f + collapse/reduce "
-                "tail %.0f + result %.0f (ms of all slots idle)\n",
-                g["makespan_ms"].get<double>(), g["work_ms"].get<double>(),
-                g["startup_ms"].get<double>(), g["map_idle_ms"].get<double>(),
-                g["tail_ms"].get<double>(), g["result_ms"].get<double>());
+    const auto& r = out["details"]["scenario"]["median_run"];
+    const auto& g = r["gap_ms"];
+    std::printf("\nmedian scenario run: makespan %.0f ms = total service / "
+                "slots %.0f ms + idle slot time / slots: startup %.0f, while "
+                "mapping %.0f, collapse/reduce tail %.0f, result %.0f "
+                "(chain %.0f ms)\n",
+                r["makespan_ms"].get<double>(), r["work_ms"].get<double>(),
+                g["startup"].get<double>(), g["map_idle"].get<double>(),
+                g["tail"].get<double>(), g["result"].get<double>(),
+                r["chain_ms"].get<double>());
   }
   std::printf("\n");
   for (const auto& l : lines)
