@@ -75,6 +75,7 @@ using json = nlohmann::json;
 constexpr option_spec bench_options[] = {
   {"quick", false, "a smaller scenario (under a minute)"},
   {"json", false, "print the figures as one JSON object"},
+  {"json-file", true, "F  also write the JSON object to F"},
   {"runs", true,
    "N  runs per figure, the median is reported (3; "
    "quick 1)"},
@@ -511,7 +512,7 @@ error bench_orchestration(const scenario& sc, report& rep) {
   if (r.be.http_clients.empty())
     return make_error(error_kind::internal, "no HTTP client to compare with");
   auto& raw = r.be.http_clients.front();
-  std::vector<double> ratios, cpu, pipe_rates, raw_rates;
+  std::vector<double> ratios, cpu, raw_cpu, pipe_rates, raw_rates;
   for (uint32_t i = 0; i < sc.runs; ++i) {
     static_cast<void>(r.recorder->take_map_requests());
     auto cpu0 = process_cpu_seconds();
@@ -536,6 +537,8 @@ error bench_orchestration(const scenario& sc, report& rep) {
     std::condition_variable cv;
     size_t done = 0;
     size_t failed = 0;
+    auto raw_cpu0 = process_cpu_seconds();
+    auto raw_sim0 = r.server->io_cpu_seconds();
     auto t0 = clock_type::now();
     for (auto& req : reqs)
       raw->try_chat(std::move(req),
@@ -550,6 +553,10 @@ error bench_orchestration(const scenario& sc, report& rep) {
       cv.wait(guard, [&] { return done == reqs.size(); });
     }
     auto raw_s = seconds_since(t0);
+    auto raw_sim_cpu = r.server->io_cpu_seconds() - raw_sim0;
+    raw_cpu.push_back(
+      (process_cpu_seconds() - raw_cpu0 - (raw_sim0 >= 0 ? raw_sim_cpu : 0))
+      * 1e6 / static_cast<double>(reqs.size()));
     if (failed > 0)
       return make_error(error_kind::internal,
                         std::to_string(failed)
@@ -566,6 +573,7 @@ error bench_orchestration(const scenario& sc, report& rep) {
        {"concurrency", sc.slots},
        {"pipeline_map_calls_per_s", median(pipe_rates)},
        {"raw_http_calls_per_s", median(raw_rates)},
+       {"raw_http_cpu_us_per_call", median(raw_cpu)},
        {"simulator_cpu_excluded", r.server->io_cpu_seconds() >= 0}};
   return {};
 }
@@ -1225,6 +1233,15 @@ int run_bench(arg_list raw_args) {
   }
   rep.out["details"]["seconds"]["total"] = seconds_since(started);
   auto lines = verdicts(rep.out);
+  if (auto path = args.get("json-file")) {
+    std::ofstream file{*path};
+    file << rep.out.dump(2) << '\n';
+    if (!file) {
+      print_error("bench",
+                  make_error(error_kind::config, "cannot write " + *path));
+      code = exit_config;
+    }
+  }
   if (args.has("json"))
     std::printf("%s\n", rep.out.dump(2).c_str());
   else
