@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -151,6 +152,22 @@ bool child_process::try_reap() {
   exit_.max_rss_kib = usage.ru_maxrss;
   exit_.cpu_seconds = seconds_of(usage.ru_utime) + seconds_of(usage.ru_stime);
   return true;
+}
+
+long child_process::peak_rss_kib() const {
+  if (pid_ == 0 || reaped_)
+    return -1;
+  auto path = "/proc/" + std::to_string(pid_) + "/status";
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr)
+    return -1;
+  char line[256];
+  long result = -1;
+  while (std::fgets(line, sizeof(line), f) != nullptr)
+    if (std::sscanf(line, "VmHWM: %ld kB", &result) == 1)
+      break;
+  std::fclose(f);
+  return result;
 }
 
 bool child_process::running() {

@@ -19,7 +19,10 @@ namespace llmmr::cli {
 struct child_exit {
   /// The exit code, or minus the signal number that ended it.
   int status = 0;
-  /// The child's peak resident set size in KiB (`wait4`'s `ru_maxrss`).
+  /// `wait4`'s `ru_maxrss` in KiB. Not the child's own peak: Linux keeps the
+  /// high-water mark across `exec`, and posix_spawn's child runs in the
+  /// parent's memory until its `exec`, so this is at least the parent's peak
+  /// RSS. Use `child_process::peak_rss_kib` for the child's.
   long max_rss_kib = 0;
   /// User plus system CPU time of the child, in seconds.
   double cpu_seconds = 0;
@@ -67,6 +70,11 @@ public:
 
   /// Returns whether the child has not exited yet (reaping it when it has).
   bool running();
+
+  /// Returns the child's peak resident set size so far in KiB (`VmHWM` of
+  /// `/proc/<pid>/status`, which starts afresh at `exec`), or -1 once it
+  /// exited or when the platform cannot tell.
+  long peak_rss_kib() const;
 
   /// Waits until the child exits, at most `timeout`; after that, kills it
   /// and fails with `error_kind::timeout`.
