@@ -260,7 +260,7 @@ expected<settings> job_settings(const scenario& sc, const std::string& url,
     {"endpoints[0].url", url},
     {"endpoints[0].max_concurrency", std::to_string(max_concurrency)},
     {"job.budget", std::to_string(sc.budget)},
-    {"job.task", "retrieval"},
+    {"job.task", "qa"},
     {"log.level", "error"},
   };
   for (const auto& kv : sc.overrides)
@@ -587,7 +587,7 @@ expected<std::pair<double, size_t>>
 chunk_with(const scenario& sc, const std::string& doc, const tokenizer& tok) {
   job_spec spec;
   spec.question = std::string{question};
-  spec.profile = task_profile::retrieval;
+  spec.profile = task_profile::qa;
   spec.budget = sc.budget;
   auto lib = prompt_library::builtin();
   if (!lib)
@@ -805,7 +805,7 @@ error bench_rss(const scenario& sc, const std::string& exe, report& rep) {
     opts.argv = {exe,          "ask",
                  "--doc",      "-",
                  "--question", std::string{question},
-                 "--task",     "retrieval",
+                 "--task",     "qa",
                  "--endpoint", sim->url(),
                  "--budget",   std::to_string(sc.budget),
                  "--quiet",    "--json",
@@ -959,7 +959,7 @@ error bench_scaleout(const scenario& sc, const std::string& exe, report& rep) {
     opts.argv = {exe,          "ask",
                  "--doc",      doc_path,
                  "--question", std::string{question},
-                 "--task",     "retrieval",
+                 "--task",     "qa",
                  "--endpoint", front_sim->url(),
                  "--budget",   std::to_string(sc.budget),
                  "--quiet",    "--json",
