@@ -11,6 +11,10 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
+
+#include <pthread.h>
+#include <time.h>
 #include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
@@ -181,6 +185,7 @@ struct sim_server::impl {
   sim_options opts;
   mutable std::mutex stats_mtx;
   sim_stats counters;
+  std::vector<call_record> call_log;     // guarded by stats_mtx
   fault_source faults;                   // io thread only
   uint64_t next_id = 0;                  // io thread only
   uint32_t active = 0;                   // io thread only
@@ -304,10 +309,26 @@ struct sim_server::impl {
     }
   }
 
-  clock_type::duration token_time(size_t tokens) const {
-    auto ms = opts.per_token_ms * static_cast<double>(tokens);
+  static clock_type::duration millis(double ms) {
     return std::chrono::duration_cast<clock_type::duration>(
       std::chrono::duration<double, std::milli>{ms});
+  }
+
+  /// Logs one completed generation when `record_calls` is set.
+  void log_call(const completion_info& info, clock_type::time_point queued,
+                clock_type::time_point started) {
+    if (!opts.record_calls)
+      return;
+    call_record rec;
+    rec.request_id = info.id.substr(std::string_view{"chatcmpl-"}.size());
+    rec.prompt_tokens = info.prompt_tokens;
+    rec.completion_tokens = info.completion_tokens;
+    rec.service_ms
+      = opts.latency().service_ms(info.prompt_tokens, info.completion_tokens);
+    rec.queued = queued;
+    rec.started = started;
+    rec.finished = started + millis(rec.service_ms);
+    update([&rec, this](sim_stats&) { call_log.push_back(std::move(rec)); });
   }
 
   // -- writing --------------------------------------------------------------
@@ -592,12 +613,14 @@ struct sim_server::impl {
       co_return co_await stream_reply(ch, info, pieces, creq.include_usage,
                                       fault, rid, keep_alive);
     // Plain reply: hold a slot for the generation time, then answer.
+    auto queued = clock_type::now();
+    auto started = queued;
     {
       co_await acquire_slot(ch, false);
       slot_guard slot{this};
-      co_await sleep_until(clock_type::now()
-                           + std::chrono::milliseconds{opts.ttft_ms}
-                           + token_time(pieces.size()));
+      started = clock_type::now();
+      co_await sleep_until(
+        started + millis(opts.latency().service_ms(ptokens, pieces.size())));
     }
     auto body = completion_json(info);
     switch (fault) {
@@ -625,6 +648,7 @@ struct sim_server::impl {
     }
     // Counted before the last write so that a client holding the reply
     // also sees it in the stats.
+    log_call(info, queued, started);
     update([](sim_stats& s) { ++s.completions; });
     co_return co_await reply(ch, 200, "application/json", body, rid, keep_alive,
                              {}, fault == fault_kind::slow_drip);
@@ -643,11 +667,13 @@ struct sim_server::impl {
     auto event = [&](std::string_view json_text) {
       return http_chunk(sse_event(json_text));
     };
+    auto queued = clock_type::now();
     co_await acquire_slot(ch, true);
     slot_guard slot{this};
     auto start = clock_type::now();
-    co_await sleep_until_sse(ch,
-                             start + std::chrono::milliseconds{opts.ttft_ms});
+    auto model = opts.latency();
+    auto ptokens = info.prompt_tokens;
+    co_await sleep_until_sse(ch, start + millis(model.first_token_ms(ptokens)));
     co_await write(ch, event(role_chunk_json(info)), drip);
     auto fault_at = pieces.size() / 2;
     for (size_t i = 0; i <= pieces.size(); ++i) {
@@ -675,8 +701,7 @@ struct sim_server::impl {
       }
       if (i == pieces.size())
         break;
-      co_await sleep_until(start + std::chrono::milliseconds{opts.ttft_ms}
-                           + token_time(i + 1));
+      co_await sleep_until(start + millis(model.token_ms(ptokens, i + 1)));
       co_await write(ch, event(delta_chunk_json(info, pieces[i])), drip);
     }
     std::string tail = event(finish_chunk_json(info));
@@ -684,6 +709,7 @@ struct sim_server::impl {
       tail += event(usage_chunk_json(info));
     tail += http_chunk(sse_done);
     tail += http_last_chunk;
+    log_call(info, queued, start);
     update([](sim_stats& s) { ++s.completions; });
     co_await write(ch, tail, drip);
     co_return keep_alive ? after_reply::keep_open : after_reply::close;
@@ -839,6 +865,24 @@ const sim_options& sim_server::options() const noexcept {
 sim_stats sim_server::stats() const {
   std::lock_guard guard{impl_->stats_mtx};
   return impl_->counters;
+}
+
+std::vector<call_record> sim_server::calls() const {
+  std::lock_guard guard{impl_->stats_mtx};
+  return impl_->call_log;
+}
+
+double sim_server::io_cpu_seconds() const {
+  auto& th = impl_->thread;
+  if (!th.joinable())
+    return -1;
+  clockid_t id;
+  if (pthread_getcpuclockid(th.native_handle(), &id) != 0)
+    return -1;
+  timespec ts{};
+  if (clock_gettime(id, &ts) != 0)
+    return -1;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 void sim_server::stop() {

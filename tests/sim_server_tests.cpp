@@ -371,6 +371,83 @@ TEST_SUITE("sim") {
     CHECK_EQ(st.completions, 6u);
   }
 
+  TEST_CASE("latency model: fixed part, prefill per prompt token, decode") {
+    latency_model m{30, 0.05, 2};
+    CHECK_EQ(m.first_token_ms(0), doctest::Approx(30));
+    CHECK_EQ(m.first_token_ms(1000), doctest::Approx(30 + 50));
+    CHECK_EQ(m.token_ms(1000, 0), doctest::Approx(80));
+    CHECK_EQ(m.token_ms(1000, 7), doctest::Approx(80 + 14));
+    CHECK_EQ(m.service_ms(1000, 100), doctest::Approx(30 + 50 + 200));
+    CHECK_EQ(m.service_ms(0, 0), doctest::Approx(30));
+    // The defaults cost nothing; the options carry the model.
+    CHECK_EQ(latency_model{}.service_ms(4096, 300), 0.0);
+    sim_options opts;
+    opts.ttft_ms = 12;
+    opts.prefill_ms_per_token = 0.25;
+    opts.per_token_ms = 1.5;
+    CHECK_EQ(opts.latency(), latency_model{12, 0.25, 1.5});
+  }
+
+  TEST_CASE("call log: service times follow the model, one slot is FIFO") {
+    sim_options opts;
+    opts.slots = 1;
+    opts.ttft_ms = 3;
+    opts.prefill_ms_per_token = 0.5;
+    opts.per_token_ms = 0.25;
+    opts.record_calls = true;
+    auto sim = start_sim(opts);
+    std::vector<std::string> prompts{"a short prompt",
+                                     std::string(400, 'x') + " longer prompt",
+                                     std::string(2000, 'y')};
+    std::vector<std::thread> threads;
+    std::vector<http_reply> replies(prompts.size() + 1);
+    for (size_t i = 0; i < prompts.size(); ++i)
+      threads.emplace_back(
+        [&, i] { replies[i] = chat(sim->port(), chat_body(prompts[i])); });
+    // One streamed request too: the same model, the same log.
+    threads.emplace_back([&] {
+      replies.back() = chat(sim->port(), chat_body(prompts[1], true, 0, true));
+    });
+    for (auto& t : threads)
+      t.join();
+    for (auto& r : replies)
+      REQUIRE_EQ(r.status, 200);
+    auto log = sim->calls();
+    REQUIRE_EQ(log.size(), replies.size());
+    auto model = opts.latency();
+    uint64_t prompt_total = 0;
+    for (const auto& c : log) {
+      CHECK(c.request_id.starts_with("sim-"));
+      CHECK(c.completion_tokens > 0);
+      CHECK_EQ(c.service_ms, doctest::Approx(model.service_ms(
+                               c.prompt_tokens, c.completion_tokens)));
+      CHECK(c.started >= c.queued);
+      CHECK_EQ(c.finished - c.started,
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                 std::chrono::duration<double, std::milli>{c.service_ms}));
+      prompt_total += c.prompt_tokens;
+    }
+    // Prompt tokens are counted as the usage counts them.
+    CHECK_EQ(prompt_total, sim->stats().prompt_tokens);
+    uint64_t expected_total = 0;
+    for (const auto& p : prompts)
+      expected_total += count_tokens(p);
+    expected_total += count_tokens(prompts[1]);
+    CHECK_EQ(prompt_total, expected_total);
+    // One slot: each generation starts after the one before it finished.
+    std::sort(log.begin(), log.end(),
+              [](auto& x, auto& y) { return x.started < y.started; });
+    for (size_t i = 1; i < log.size(); ++i)
+      CHECK(log[i].started >= log[i - 1].finished);
+  }
+
+  TEST_CASE("call log stays empty unless asked for") {
+    auto sim = start_sim();
+    REQUIRE_EQ(chat(sim->port(), chat_body("hello")).status, 200);
+    CHECK(sim->calls().empty());
+    CHECK(sim->io_cpu_seconds() >= 0);
+  }
+
   TEST_CASE("streams send keep-alive comments while waiting") {
     sim_options opts;
     opts.ttft_ms = 120;

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -24,7 +25,9 @@ constexpr option_spec sim_specs[] = {
   {"model", true, "NAME  model name to report (default llmmr-sim)"},
   {"context-window", true, "N  context window in tokens (default 8192)"},
   {"slots", true, "N  concurrent generations (default 4)"},
-  {"ttft-ms", true, "N  time to first token in ms (default 0)"},
+  {"ttft-ms", true, "N  fixed part of the time to first token in ms (0)"},
+  {"prefill-ms-per-token", true,
+   "X  time to first token added per prompt token in ms (default 0)"},
   {"per-token-ms", true, "X  time per output token in ms (default 0)"},
   {"fault-rate", true, "X  total fault probability, spread over all kinds"},
   {"faults", true, "KIND=RATE,...  per-kind fault rates"},
@@ -90,13 +93,18 @@ expected<sim::sim_options> make_options(const parsed_args& args) {
     return err;
   if (opts.slots == 0)
     return make_error(error_kind::usage, "--slots must be at least 1");
-  auto per_token = args.get_double("per-token-ms");
-  if (!per_token)
-    return std::move(per_token.error());
-  if (*per_token) {
-    if (**per_token < 0)
-      return make_error(error_kind::usage, "--per-token-ms must be >= 0");
-    opts.per_token_ms = **per_token;
+  for (auto [name, field] :
+       {std::pair{"per-token-ms", &opts.per_token_ms},
+        std::pair{"prefill-ms-per-token", &opts.prefill_ms_per_token}}) {
+    auto x = args.get_double(name);
+    if (!x)
+      return std::move(x.error());
+    if (*x) {
+      if (!(**x >= 0) || **x > 1e6)
+        return make_error(error_kind::usage, "--" + std::string{name}
+                                               + " must be between 0 and 1e6");
+      *field = **x;
+    }
   }
   auto rate = args.get_double("fault-rate");
   if (!rate)

@@ -1,12 +1,15 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "llmmr/messages/expected.hpp"
 
+#include "llmmr/sim/latency_model.hpp"
 #include "llmmr/sim/reply_style.hpp"
 
 #include "llmmr/sim/protocol.hpp"
@@ -25,11 +28,18 @@ struct sim_options {
   uint32_t context_window = 8192;
   /// Number of concurrent generations; requests beyond wait in FIFO order.
   uint32_t slots = 4;
-  /// Time to first token: how long a generation holds its slot before the
-  /// first output token, in milliseconds.
+  /// The fixed part of the time to first token: how long a generation holds
+  /// its slot before the first output token, prefill aside, in milliseconds.
   uint32_t ttft_ms = 0;
+  /// Prefill cost: time to first token added per prompt token (counted as
+  /// `prompt_tokens` counts them), in milliseconds.
+  double prefill_ms_per_token = 0;
   /// Time per output token, in milliseconds.
   double per_token_ms = 0;
+  /// When set, the server keeps a `call_record` of every completed
+  /// generation (see `sim_server::calls`); off by default, since the log
+  /// grows with every call.
+  bool record_calls = false;
   /// Probability of each injected fault kind per chat request.
   fault_rates faults;
   /// Seed of the fault draw (one draw per chat request, in arrival order).
@@ -60,6 +70,29 @@ struct sim_options {
   uint32_t io_timeout_ms = 30000;
   /// Pause between two small pieces of a `slow_drip` reply, in milliseconds.
   uint32_t drip_pause_ms = 2;
+
+  /// Returns the latency model these options describe.
+  latency_model latency() const noexcept {
+    return {static_cast<double>(ttft_ms), prefill_ms_per_token, per_token_ms};
+  }
+};
+
+/// One completed generation, as `sim_options::record_calls` logs it.
+struct call_record {
+  /// The request's `x-request-id` (`sim-<n>`).
+  std::string request_id;
+  /// Prompt tokens of the request (`prompt_tokens`).
+  uint64_t prompt_tokens = 0;
+  /// Output tokens sent.
+  uint64_t completion_tokens = 0;
+  /// How long the model held the slot: `latency_model::service_ms`.
+  double service_ms = 0;
+  /// When the request was ready for a slot (after parsing and validation).
+  std::chrono::steady_clock::time_point queued;
+  /// When it got its slot.
+  std::chrono::steady_clock::time_point started;
+  /// When its last token was due (the slot was released).
+  std::chrono::steady_clock::time_point finished;
 };
 
 /// Counters of one server since it started. All fields are totals.
@@ -110,6 +143,15 @@ public:
 
   /// Returns a snapshot of the counters; safe from any thread.
   sim_stats stats() const;
+
+  /// Returns the completed generations logged so far, in completion order
+  /// (empty unless `sim_options::record_calls`); safe from any thread.
+  std::vector<call_record> calls() const;
+
+  /// Returns the CPU time the server's io thread used so far, in seconds,
+  /// so that a benchmark sharing the process can leave it out; negative
+  /// when the platform cannot tell.
+  double io_cpu_seconds() const;
 
   /// Closes the listener and every connection and joins the io thread.
   /// Idempotent.
