@@ -425,6 +425,11 @@ size_t circuit_breaker_client::outstanding() const {
   return st_->outstanding.load();
 }
 
+size_t circuit_breaker_client::capacity() const {
+  std::lock_guard guard{st_->mtx};
+  return st_->inner ? st_->inner->capacity() : 0;
+}
+
 bool circuit_breaker_client::supports_json_schema() const {
   std::lock_guard guard{st_->mtx};
   return st_->inner && st_->inner->supports_json_schema();

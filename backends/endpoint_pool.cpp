@@ -159,6 +159,20 @@ bool endpoint_pool::supports_json_schema() const {
   return !st_->slots_.empty();
 }
 
+size_t endpoint_pool::capacity() const {
+  std::vector<std::shared_ptr<llm_client>> clients;
+  {
+    std::lock_guard guard{st_->mtx_};
+    for (const auto& s : st_->slots_)
+      if (s.m.client)
+        clients.push_back(s.m.client);
+  }
+  size_t sum = 0;
+  for (const auto& c : clients)
+    sum += c->capacity();
+  return sum;
+}
+
 size_t endpoint_pool::outstanding() const {
   std::lock_guard guard{st_->mtx_};
   return st_->outstanding_;

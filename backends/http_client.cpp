@@ -959,6 +959,10 @@ size_t http_client::outstanding() const {
   return impl_->outstanding.load();
 }
 
+size_t http_client::capacity() const {
+  return impl_->limit_now.load();
+}
+
 void http_client::request(std::string method, std::string path,
                           std::string body, raw_handler done) {
   auto call = std::make_shared<call_state>();

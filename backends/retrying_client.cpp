@@ -143,6 +143,11 @@ retry_policy& retrying_client::policy() noexcept {
   return st_->policy;
 }
 
+size_t retrying_client::capacity() const {
+  std::lock_guard guard{st_->mtx};
+  return st_->inner ? st_->inner->capacity() : 0;
+}
+
 bool retrying_client::supports_json_schema() const {
   std::lock_guard guard{st_->mtx};
   return st_->inner && st_->inner->supports_json_schema();

@@ -64,6 +64,9 @@ public:
   /// Returns the number of calls started but not completed.
   size_t outstanding() const override;
 
+  /// Returns the sum of the endpoints' capacities (0 when none is known).
+  size_t capacity() const override;
+
   /// Returns whether every endpoint of the pool supports JSON-schema output.
   bool supports_json_schema() const override;
 

@@ -112,6 +112,9 @@ public:
   /// Returns the number of calls started but not completed.
   size_t outstanding() const override;
 
+  /// Returns the concurrency limit now in force (`adaptive_limit`).
+  size_t capacity() const override;
+
   /// Returns whether the profile is one whose JSON-schema request shape is
   /// known (every profile but `generic`).
   bool supports_json_schema() const override;

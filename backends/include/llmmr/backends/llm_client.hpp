@@ -139,6 +139,13 @@ public:
   /// their profile. Decorators forward; the default is false.
   virtual bool supports_json_schema() const { return false; }
 
+  /// Returns how many calls the endpoint(s) behind this client serve at once
+  /// now: the sum of their concurrency limits, following the limits as they
+  /// adapt (`adaptive_limit`). Callers use it as credit, so that calls wait
+  /// in their own queues instead of the client's. 0 means unknown.
+  /// Decorators forward; the default is 0.
+  virtual size_t capacity() const { return 0; }
+
   /// Makes exactly one attempt (no retries) and reports it with the facts a
   /// retrying decorator needs. The default forwards to `chat` and derives
   /// `retryable` from the error kind.

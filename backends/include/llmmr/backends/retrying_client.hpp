@@ -59,6 +59,9 @@ public:
   size_t outstanding() const override;
 
   /// Forwards to the inner client.
+  size_t capacity() const override;
+
+  /// Forwards to the inner client.
   bool supports_json_schema() const override;
 
   /// Returns the number of retries made so far (all calls).

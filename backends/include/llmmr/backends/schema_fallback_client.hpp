@@ -28,6 +28,9 @@ public:
   /// client says.
   bool supports_json_schema() const override;
 
+  /// Forwards to the inner client.
+  size_t capacity() const override { return inner_->capacity(); }
+
   /// Returns whether a schema request was rejected.
   bool schema_rejected() const noexcept { return rejected_->load(); }
 

@@ -54,6 +54,13 @@ public:
   /// Makes the client claim (or deny) JSON-schema support.
   void set_supports_json_schema(bool value) { schema_support_ = value; }
 
+  /// Returns what `set_capacity` set (0, unknown, by default).
+  size_t capacity() const override { return capacity_.load(); }
+
+  /// Makes the client report `value` as its capacity, as an endpoint whose
+  /// concurrency limit is `value` would.
+  void set_capacity(size_t value) { capacity_ = value; }
+
   /// Returns the highest value `outstanding()` ever had.
   size_t max_in_flight() const;
 
@@ -122,6 +129,7 @@ private:
   std::map<std::string, size_t> class_outstanding_;
   std::map<std::string, size_t> class_max_;
   std::atomic<bool> schema_support_{false};
+  std::atomic<size_t> capacity_{0};
 };
 
 } // namespace llmmr

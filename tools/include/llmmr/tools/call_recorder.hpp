@@ -43,6 +43,9 @@ public:
 
   bool supports_json_schema() const override;
 
+  /// Forwards to the recorded client.
+  size_t capacity() const override { return inner_->capacity(); }
+
   /// Returns the calls ended so far and forgets them.
   std::vector<recorded_call> take_calls();
 
