@@ -1,7 +1,10 @@
-// The mapper pool and its mappers. Each mapper takes at most `map_window`
-// chunks at a time and each worker node `worker_window`; the pool queues
-// chunks per job and hands free slots to jobs in round-robin order, so that
-// concurrent jobs share the mappers fairly. Also what a worker node serves.
+// The mapper pool and its mappers. The local mappers together take at most
+// their map credit (the client's capacity plus headroom, see map_credit.hpp),
+// each at most `map_window`; each worker node takes the capacity it
+// advertises (or `worker_window`). The pool queues chunks per job and hands
+// free slots to jobs in round-robin order, so that concurrent jobs share the
+// mappers fairly; it reconnects worker nodes that went down. Also what a
+// worker node serves.
 
 #include "llmmr/actors/mapper_pool.hpp"
 #include "llmmr/actors/caf_error.hpp"
@@ -11,7 +14,9 @@
 
 #include <charconv>
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -27,6 +32,7 @@
 #include <spdlog/spdlog.h>
 
 #include "llmmr/actors/llm_gateway.hpp"
+#include "llmmr/actors/map_credit.hpp"
 #include "llmmr/actors/node_handshake.hpp"
 #include "llmmr/actors/node_tls.hpp"
 #include "llmmr/actors/stage_request.hpp"
@@ -272,11 +278,24 @@ private:
 
 // -- pool ---------------------------------------------------------------------
 
-class mapper_pool : public mapper_pool_actor::base {
+/// Pool to itself: try to reconnect the worker node of slot
+/// `(reconnect_atom, slot)`.
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+
+/// Pool to itself: the wait for a node to come back, armed as
+/// `(rejoin_wait_atom, epoch)`, is over.
+using rejoin_wait_atom = caf::atom_constant<caf::atom("rejoinwait")>;
+
+/// The pool's own interface: the mapper pool plus its timers.
+using mapper_pool_impl_actor
+  = mapper_pool_actor::extend<caf::reacts_to<reconnect_atom, uint64_t>,
+                              caf::reacts_to<rejoin_wait_atom, uint64_t>>;
+
+class mapper_pool : public mapper_pool_impl_actor::base {
 public:
   mapper_pool(caf::actor_config& cfg,
               std::shared_ptr<const pipeline_context> ctx)
-    : mapper_pool_actor::base(cfg), ctx_(std::move(ctx)) {
+    : mapper_pool_impl_actor::base(cfg), ctx_(std::move(ctx)) {
     // nop
   }
 
@@ -286,10 +305,10 @@ public:
         slot{spawn<mapper, caf::linked>(ctx_), {}, ctx_->opts.map_window});
     for (const auto& w : ctx_->workers) {
       monitor(w.handle);
-      slots_.push_back(slot{w.handle, w.name, ctx_->opts.worker_window});
+      slots_.push_back(slot{w.handle, w.name, remote_window(0)});
     }
     for (const auto& name : ctx_->opts.workers)
-      connect(name);
+      connect(name, std::nullopt);
     set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
     return {
       [this](map_atom, map_task& task) -> caf::result<map_outcome> {
@@ -305,18 +324,24 @@ public:
           return rp;
         }
         queues_[job].push_back(
-          queued{std::move(task), rp, std::move(coordinator)});
-        if (!any_alive()) {
-          if (connecting_ == 0)
-            fail_queued();
-        } else {
-          dispatch();
-        }
+          queued{std::move(task), rp, std::move(coordinator), carried{}});
+        serve();
         return rp;
       },
       [this](map_drop_atom, uint64_t job) {
         failed_jobs_.erase(job);
         drop(job);
+      },
+      [this](reconnect_atom, uint64_t sid) {
+        if (sid < slots_.size() && slots_[sid].rejoining)
+          connect(slots_[sid].worker, static_cast<size_t>(sid));
+      },
+      [this](rejoin_wait_atom, uint64_t epoch) {
+        if (!rejoin_wait_armed_ || epoch != rejoin_epoch_)
+          return;
+        rejoin_wait_armed_ = false;
+        if (!any_alive())
+          fail_queued();
       },
     };
   }
@@ -355,6 +380,13 @@ private:
     uint32_t given_back = 0;
     /// No chunk goes here before this while another node can take it.
     clock_type::time_point benched_until{};
+    /// Connected by name (from `opts.workers`): reconnected when it goes
+    /// down.
+    bool reconnectable = false;
+    /// Down and being reconnected.
+    bool rejoining = false;
+    /// Failed reconnection attempts since it went down.
+    uint32_t attempts = 0;
 
     /// The node's name in `node_stats`.
     std::string name() const {
@@ -391,9 +423,21 @@ private:
     return false;
   }
 
+  /// The window of a worker node that advertises `capacity` chunks.
+  uint32_t remote_window(uint32_t capacity) const {
+    if (ctx_->opts.worker_window != 0)
+      return ctx_->opts.worker_window;
+    // A node that tells nothing gets what one local mapper may hold.
+    return capacity != 0 ? capacity : ctx_->opts.map_window;
+  }
+
   /// Returns the live slot with the most room, or -1 when all are full.
-  /// Benched nodes only take chunks when every live node is benched.
+  /// The local mappers share their map credit; benched nodes only take
+  /// chunks when every live node is benched.
   int free_slot() const {
+    uint32_t local_credit = 0;
+    if (ctx_->opts.mappers > 0)
+      local_credit = map_credit(ctx_->client->capacity(), ctx_->opts);
     auto now = clock_type::now();
     bool all_benched = true;
     for (const auto& s : slots_)
@@ -408,6 +452,11 @@ private:
       if (!all_benched && s.benched_until > now)
         continue;
       auto room = s.window - s.load;
+      if (s.worker.empty()) {
+        if (local_load_ >= local_credit)
+          continue;
+        room = std::min(room, local_credit - local_load_);
+      }
       if (best < 0 || room > best_room) {
         best = static_cast<int>(i);
         best_room = room;
@@ -426,7 +475,9 @@ private:
 
   /// Connects to worker node `name` ("host:port") in the background; the
   /// node becomes a slot when it answers with llmmr's mapper interface.
-  void connect(const std::string& name) {
+  /// With `rejoin`, the node is the one of that slot, which went down: a
+  /// failed attempt schedules the next one.
+  void connect(const std::string& name, std::optional<size_t> rejoin) {
     auto address = parse_host_port(name);
     if (!address) {
       unusable(name, address.error().what());
@@ -434,7 +485,8 @@ private:
     }
     auto host = std::move(address->host);
     auto port = address->port;
-    ++connecting_;
+    if (!rejoin)
+      ++connecting_;
     auto timeout = ctx_->opts.worker_connect_timeout;
     // With TLS, CAF's OpenSSL module makes the connection: it refuses a
     // worker whose certificate does not chain to workers.tls.ca_file.
@@ -444,32 +496,71 @@ private:
     request(mm, timeout, caf::connect_atom::value, std::move(host),
             static_cast<uint16_t>(port))
       .then(
-        [this, name](caf::node_id&, caf::strong_actor_ptr& ptr,
-                     std::set<std::string>& ifs) {
+        [this, name, rejoin](caf::node_id&, caf::strong_actor_ptr& ptr,
+                             std::set<std::string>& ifs) {
           if (!ptr) {
-            --connecting_;
-            unusable(name, "nothing is published on that port");
+            connect_failed(name, rejoin, "nothing is published on that port");
           } else if (ifs != system().message_types<worker_node_actor>()) {
-            --connecting_;
-            unusable(name, "it does not serve llmmr's worker interface (not an "
-                           "`llmmr worker`, or one of another llmmr version)");
+            connect_failed(name, rejoin,
+                           "it does not serve llmmr's worker interface (not an "
+                           "`llmmr worker`, or one of another llmmr version)",
+                           true);
           } else {
             // The interface was checked above: this is how a remote actor
             // gets its typed handle.
-            greet(name, caf::actor_cast<worker_node_actor>(std::move(ptr)));
-            return;
+            greet(name, caf::actor_cast<worker_node_actor>(std::move(ptr)),
+                  rejoin);
           }
-          after_connect();
         },
-        [this, name, timeout](caf::error& err) {
-          --connecting_;
+        [this, name, rejoin, timeout](caf::error& err) {
           if (err == caf::sec::request_timeout)
-            unusable(name, "no connection after "
+            connect_failed(name, rejoin,
+                           "no connection after "
                              + std::to_string(timeout.count()) + " ms");
           else
-            unusable(name, connect_problem(err));
-          after_connect();
+            connect_failed(name, rejoin, connect_problem(err));
         });
+  }
+
+  /// A connection to `name` failed for `why`. A first connection makes the
+  /// node unusable; a reconnection tries again later unless `final` (the
+  /// node answers, but as something this pool cannot use).
+  void connect_failed(const std::string& name, std::optional<size_t> rejoin,
+                      const std::string& why, bool final = false) {
+    if (!rejoin) {
+      --connecting_;
+      unusable(name, why);
+    } else if (final) {
+      slots_[*rejoin].rejoining = false;
+      unusable(name, "it came back, but " + why + "; not reconnecting");
+    } else {
+      auto& s = slots_[*rejoin];
+      ++s.attempts;
+      logger()->debug("pipeline: worker {} not back yet (attempt {}): {}", name,
+                      s.attempts, why);
+      schedule_rejoin(*rejoin);
+      return;
+    }
+    serve();
+  }
+
+  /// Schedules the next reconnection attempt of slot `sid`: the first after
+  /// `worker_reconnect_backoff`, each further one after twice the wait of
+  /// the one before, at most `worker_reconnect_max`.
+  void schedule_rejoin(size_t sid) {
+    auto& s = slots_[sid];
+    auto base = ctx_->opts.worker_reconnect_backoff;
+    if (!s.reconnectable || base.count() <= 0) {
+      s.rejoining = false;
+      return;
+    }
+    s.rejoining = true;
+    auto limit = std::max(ctx_->opts.worker_reconnect_max, base);
+    auto delay = base;
+    for (uint32_t i = 0; i < s.attempts && delay < limit; ++i)
+      delay *= 2;
+    delay = std::min(delay, limit);
+    delayed_send(this, delay, reconnect_atom::value, uint64_t{sid});
   }
 
   /// Explains a failed connect; with TLS, a closed connection is most often
@@ -485,32 +576,66 @@ private:
     return text;
   }
 
-  /// Sends the handshake to worker node `name` and makes it a slot when its
-  /// protocol version and message types match this node's.
-  void greet(const std::string& name, worker_node_actor node) {
-    request(node, ctx_->opts.worker_connect_timeout, hello_atom::value,
-            node_protocol_version, node_types_fingerprint(system()))
+  /// Sends the handshake to worker node `name`, then asks for its capacity,
+  /// and makes it a slot (or revives slot `rejoin`) when its protocol
+  /// version and message types match this node's.
+  void greet(const std::string& name, worker_node_actor node,
+             std::optional<size_t> rejoin) {
+    auto timeout = ctx_->opts.worker_connect_timeout;
+    request(node, timeout, hello_atom::value, node_protocol_version,
+            node_types_fingerprint(system()))
       .then(
-        [this, name, node](uint32_t version, uint64_t types) {
-          --connecting_;
+        [this, name, node, rejoin, timeout](uint32_t version, uint64_t types) {
           auto problem
             = handshake_problem(system(), "worker " + name, version, types);
           if (!problem.empty()) {
-            unusable(name, problem);
-          } else {
-            auto hdl = caf::actor_cast<worker_actor>(node);
-            monitor(hdl);
-            slots_.push_back(slot{hdl, name, ctx_->opts.worker_window});
-            logger()->info("pipeline: connected to worker {}{}", name,
-                           uses_node_tls(system()) ? " (TLS)" : "");
+            connect_failed(name, rejoin, problem, true);
+            return;
           }
-          after_connect();
+          request(node, timeout, capacity_atom::value)
+            .then([this, name, node, rejoin](
+                    uint32_t capacity) { join(name, node, rejoin, capacity); },
+                  [this, name, rejoin](caf::error& err) {
+                    connect_failed(name, rejoin,
+                                   "no capacity after the handshake: "
+                                     + describe(err));
+                  });
         },
-        [this, name](caf::error& err) {
-          --connecting_;
-          unusable(name, "handshake failed: " + describe(err));
-          after_connect();
+        [this, name, rejoin](caf::error& err) {
+          connect_failed(name, rejoin, "handshake failed: " + describe(err));
         });
+  }
+
+  /// Makes the node that passed the handshake a slot, or revives slot
+  /// `rejoin` with it, and serves the queues.
+  void join(const std::string& name, const worker_node_actor& node,
+            std::optional<size_t> rejoin, uint32_t capacity) {
+    auto hdl = caf::actor_cast<worker_actor>(node);
+    monitor(hdl);
+    if (!rejoin) {
+      --connecting_;
+      slot s{hdl, name, remote_window(capacity)};
+      s.reconnectable = true;
+      slots_.push_back(std::move(s));
+      logger()->info("pipeline: connected to worker {}{}, capacity {}", name,
+                     uses_node_tls(system()) ? " (TLS)" : "", capacity);
+    } else {
+      auto& s = slots_[*rejoin];
+      auto attempts = s.attempts;
+      s.handle = hdl;
+      s.window = remote_window(capacity);
+      s.load = 0;
+      s.alive = true;
+      s.rejoining = false;
+      s.attempts = 0;
+      s.given_back = 0;
+      s.benched_until = {};
+      rejoin_wait_armed_ = false;
+      logger()->info("pipeline: worker {} rejoined after {} attempt(s), "
+                     "capacity {}",
+                     name, attempts + 1, capacity);
+    }
+    serve();
   }
 
   /// Stops job `job` here: chunks in flight are not sent anywhere else, every
@@ -540,13 +665,28 @@ private:
     problems_ += (problems_.empty() ? "" : "; ") + name + ": " + why;
   }
 
-  /// A connection attempt ended: serve the queues, or fail them when no
-  /// mapper can ever take them.
-  void after_connect() {
-    if (any_alive())
+  /// Serves the queues; when no mapper is alive, lets them wait for nodes
+  /// being connected or reconnected (the latter at most
+  /// `worker_rejoin_wait`), or fails them when none can come.
+  void serve() {
+    if (any_alive()) {
       dispatch();
-    else if (connecting_ == 0)
-      fail_queued();
+      return;
+    }
+    if (connecting_ > 0 || queues_.empty())
+      return;
+    bool rejoining = false;
+    for (const auto& s : slots_)
+      rejoining = rejoining || s.rejoining;
+    if (rejoining && ctx_->opts.worker_rejoin_wait.count() > 0) {
+      if (!rejoin_wait_armed_) {
+        rejoin_wait_armed_ = true;
+        delayed_send(this, ctx_->opts.worker_rejoin_wait,
+                     rejoin_wait_atom::value, ++rejoin_epoch_);
+      }
+      return;
+    }
+    fail_queued();
   }
 
   /// Answers every queued chunk with a failure: no mapper is left.
@@ -570,6 +710,11 @@ private:
         } else {
           out.failure.kind = error_kind::node_down;
           out.failure.reason = "no mapper left: every worker node is down";
+          if (rejoin_wait_armed_)
+            out.failure.reason
+              += " and none came back within "
+                 + std::to_string(ctx_->opts.worker_rejoin_wait.count())
+                 + " ms";
         }
         item.rp.deliver(std::move(out));
       }
@@ -592,6 +737,8 @@ private:
       auto& s = slots_[sid];
       ++s.load;
       auto remote = !s.worker.empty();
+      if (!remote)
+        ++local_load_;
       auto key = next_key_++;
       auto& r = in_flight_[key];
       r.slot = sid;
@@ -621,7 +768,10 @@ private:
             auto i = in_flight_.find(key);
             if (i == in_flight_.end())
               return; // the worker died and the chunk went elsewhere
-            --slots_[i->second.slot].load;
+            release(i->second.slot);
+            auto& s = slots_[i->second.slot];
+            if (!s.worker.empty() && out.node_capacity != 0)
+              s.window = remote_window(out.node_capacity);
             if (out.failed
                 && give_back(i->second, out.failure, out.calls, out.usage)) {
               in_flight_.erase(i);
@@ -648,7 +798,7 @@ private:
                                  : kind_of(err);
             out.failure.reason
               = s.worker.empty() ? "mapper: " + describe(err) : describe(err);
-            --slots_[r.slot].load;
+            release(r.slot);
             if (give_back(r, out.failure, 0, usage{})) {
               in_flight_.erase(i);
               dispatch();
@@ -658,6 +808,15 @@ private:
             dispatch();
           });
     }
+  }
+
+  /// A chunk of slot `sid` ended.
+  void release(size_t sid) {
+    auto& s = slots_[sid];
+    if (s.load > 0)
+      --s.load;
+    if (s.worker.empty() && local_load_ > 0)
+      --local_load_;
   }
 
   /// Whether a chunk that failed on a worker node with `kind` may succeed on
@@ -785,7 +944,11 @@ private:
                                         std::move(i->coordinator),
                                         std::move(i->before)});
     }
-    after_connect();
+    if (s.reconnectable) {
+      s.attempts = 0;
+      schedule_rejoin(sid);
+    }
+    serve();
   }
 
   std::shared_ptr<const pipeline_context> ctx_;
@@ -799,6 +962,12 @@ private:
   std::set<uint64_t> failed_jobs_;
   /// Worker connections still being made.
   size_t connecting_ = 0;
+  /// Chunks on the local mappers, against their shared map credit.
+  uint32_t local_load_ = 0;
+  /// Set while queued chunks wait for a node to come back.
+  bool rejoin_wait_armed_ = false;
+  /// Tells the current wait from earlier ones.
+  uint64_t rejoin_epoch_ = 0;
   /// Why worker nodes could not be used, "host:port: reason; ...".
   std::string problems_;
 };
@@ -817,12 +986,15 @@ using worker_front_actor
 /// `map_drop_atom` of that pipeline reaches.
 class worker_front : public worker_front_actor::base {
 public:
+  /// Returns the node's capacity now (its map credit).
+  using capacity_fn = std::function<uint32_t()>;
+
   worker_front(caf::actor_config& cfg, mapper_pool_actor pool,
                calibrator_actor calibrator, std::chrono::milliseconds timeout,
-               worker_policy policy)
+               worker_policy policy, capacity_fn capacity)
     : worker_front_actor::base(cfg), pool_(std::move(pool)),
       calibrator_(std::move(calibrator)), timeout_(timeout),
-      policy_(std::move(policy)) {
+      policy_(std::move(policy)), capacity_(std::move(capacity)) {
     // nop
   }
 
@@ -833,7 +1005,17 @@ public:
       auto i = peers_.find(dm.source);
       if (i == peers_.end())
         return;
-      logger()->info("worker: coordinator {} disconnected", i->second);
+      // Nobody is left to receive the outcomes of its jobs: stop them.
+      size_t dropped = 0;
+      for (auto& [key, job] : jobs_)
+        if (key.first == dm.source) {
+          send(pool_, map_drop_atom::value, job.local);
+          ++dropped;
+        }
+      logger()->info("worker: coordinator {} disconnected{}", i->second,
+                     dropped == 0 ? std::string{}
+                                  : "; dropping its " + std::to_string(dropped)
+                                      + " job(s)");
       peers_.erase(i);
     });
     return {
@@ -888,6 +1070,7 @@ public:
           .then(
             [this, rp, key, remote_id](map_outcome& out) mutable {
               out.job_id = remote_id;
+              out.node_capacity = capacity_();
               done(key);
               rp.deliver(std::move(out));
             },
@@ -901,8 +1084,20 @@ public:
         auto addr = caf::actor_cast<caf::actor_addr>(current_sender());
         refused_.erase(job_key{addr, job});
         auto i = jobs_.find(job_key{addr, job});
-        if (i != jobs_.end())
+        if (i != jobs_.end()) {
+          logger()->info("worker: job {} of coordinator {} ended there; "
+                         "dropping its {} chunk(s) here",
+                         job, peer_name(addr), i->second.chunks);
           send(pool_, map_drop_atom::value, i->second.local);
+        }
+      },
+      [this](capacity_atom) -> caf::result<uint32_t> {
+        if (peers_.count(caf::actor_cast<caf::actor_addr>(current_sender()))
+            == 0)
+          return make_caf_error(error_kind::policy,
+                                "this worker tells its capacity only to peers "
+                                "that passed its handshake");
+        return capacity_();
       },
       [](map_started_atom, uint32_t) {
         // The remote coordinator's pool tracks starts itself.
@@ -963,6 +1158,12 @@ private:
         [f, node](caf::error&) mutable { f("node " + caf::to_string(node)); });
   }
 
+  /// The name of peer `addr` for logs.
+  std::string peer_name(const caf::actor_addr& addr) const {
+    auto i = peers_.find(addr);
+    return i == peers_.end() ? std::string{"(unknown)"} : i->second;
+  }
+
   void done(const job_key& key) {
     auto i = jobs_.find(key);
     if (i != jobs_.end() && --i->second.chunks == 0)
@@ -973,6 +1174,7 @@ private:
   calibrator_actor calibrator_;
   std::chrono::milliseconds timeout_;
   worker_policy policy_;
+  capacity_fn capacity_;
   std::map<job_key, local_job> jobs_;
   uint64_t next_local_ = 0;
   /// Coordinators that passed the handshake, with their address.
@@ -1013,9 +1215,14 @@ spawn_worker_mappers(caf::actor_system& sys, pipeline_options opts,
   ctx->decides_jobs = false;
   auto timeout = ctx->opts.map_timeout;
   auto calibrator = ctx->calibrator;
+  // What the node advertises is what its own pool lets its mappers hold.
+  auto capacity = [client = ctx->client, opts = ctx->opts] {
+    return map_credit(client->capacity(), opts);
+  };
   auto pool = spawn_mapper_pool(sys, std::move(ctx));
-  auto front = sys.spawn<worker_front>(std::move(pool), std::move(calibrator),
-                                       timeout, std::move(policy));
+  auto front
+    = sys.spawn<worker_front>(std::move(pool), std::move(calibrator), timeout,
+                              std::move(policy), std::move(capacity));
   // The front's own start notes are not part of what it publishes.
   return worker_node_actor{std::move(front)};
 }

@@ -717,7 +717,7 @@ private:
   /// `ceil(n / collapse_window)` waves of calls, each wave a call and a
   /// calibration limited to `call_timeout`, plus one selection.
   std::chrono::milliseconds collapse_timeout(size_t n) const {
-    uint64_t window = collapse_window_of(ctx_->opts);
+    uint64_t window = collapse_window_of(ctx_->opts, ctx_->client->capacity());
     uint64_t waves = (n + window - 1) / window + 1;
     uint64_t rounds = uint64_t{ctx_->opts.max_collapse_rounds} + 2;
     uint64_t factor = std::min<uint64_t>(rounds * (2 * waves + 1), 1000000000);
@@ -1360,12 +1360,11 @@ expected<pipeline_handle> spawn_pipeline(caf::actor_system& sys,
                                          std::shared_ptr<llm_client> client,
                                          std::shared_ptr<const tokenizer> tok) {
   if ((opts.mappers == 0 && opts.workers.empty()) || opts.map_window == 0
-      || opts.chunk_window == 0 || opts.max_jobs == 0
-      || (!opts.workers.empty() && opts.worker_window == 0))
+      || opts.chunk_window == 0 || opts.max_jobs == 0)
     return make_error(error_kind::config,
                       "pipeline: mappers (unless there are workers), "
-                      "map_window, chunk_window, max_jobs and worker_window "
-                      "must be at least 1");
+                      "map_window, chunk_window and max_jobs must be at least "
+                      "1");
   if (!client || !tok)
     return make_error(error_kind::config,
                       "pipeline: an llm_client and a tokenizer are required");

@@ -18,6 +18,7 @@
 #include <caf/sec.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "llmmr/actors/map_credit.hpp"
 #include "llmmr/actors/stage_request.hpp"
 #include "llmmr/core/ascii.hpp"
 #include "llmmr/core/budget.hpp"
@@ -72,7 +73,8 @@ public:
                  job_spec spec, size_t budget, collapse_observer_actor observer)
     : collapser_actor::base(cfg), ctx_(std::move(ctx)), id_(job_id),
       spec_(std::move(spec)), budget_(budget), observer_(std::move(observer)),
-      gw_(this, ctx_->client), window_(collapse_window_of(ctx_->opts)) {
+      gw_(this, ctx_->client),
+      window_(collapse_window_of(ctx_->opts, ctx_->client->capacity())) {
     // nop
   }
 
@@ -639,13 +641,16 @@ private:
 
 } // namespace
 
-uint32_t collapse_window_of(const pipeline_options& opts) noexcept {
-  auto w
-    = opts.collapse_window != 0
-        ? opts.collapse_window
-        : opts.mappers * opts.map_window
-            + static_cast<uint32_t>(opts.workers.size()) * opts.worker_window;
-  return std::max<uint32_t>(1, w);
+uint32_t collapse_window_of(const pipeline_options& opts,
+                            size_t capacity) noexcept {
+  if (opts.collapse_window != 0)
+    return opts.collapse_window;
+  if (capacity == 0)
+    return std::max<uint32_t>(1, std::max<uint32_t>(1, opts.mappers)
+                                   * opts.map_window);
+  auto credit = uint64_t{capacity}
+                + (uint64_t{capacity} * map_credit_headroom_percent + 99) / 100;
+  return static_cast<uint32_t>(std::min<uint64_t>(credit, UINT32_MAX));
 }
 
 calibrator_actor

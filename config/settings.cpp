@@ -632,8 +632,9 @@ const std::vector<field<settings>>& global_fields() {
     // workers
     v.push_back(nodes_field());
     v.push_back(uint_field<S>(
-      "workers.window", [](S & s) -> auto& { return s.workers.window; }, 1,
-      "Map requests in flight per worker node."));
+      "workers.window", [](S & s) -> auto& { return s.workers.window; }, 0,
+      "Map requests in flight per worker node; 0 means the capacity the node "
+      "advertises."));
     v.push_back(uint_field<S>(
       "workers.request_timeout_ms",
       [](S & s) -> auto& { return s.workers.request_timeout_ms; }, 1,
@@ -650,6 +651,20 @@ const std::vector<field<settings>>& global_fields() {
     v.push_back(uint_field<S>(
       "workers.bench_ms", [](S & s) -> auto& { return s.workers.bench_ms; }, 0,
       "How long a benched worker gets no chunk while others can take one."));
+    v.push_back(uint_field<S>(
+      "workers.reconnect_backoff_ms",
+      [](S & s) -> auto& { return s.workers.reconnect_backoff_ms; }, 0,
+      "First wait before reconnecting a worker that went down (doubles per "
+      "attempt); 0 never reconnects."));
+    v.push_back(uint_field<S>(
+      "workers.reconnect_max_ms",
+      [](S & s) -> auto& { return s.workers.reconnect_max_ms; }, 1,
+      "Longest wait between two reconnection attempts."));
+    v.push_back(uint_field<S>(
+      "workers.rejoin_wait_ms",
+      [](S & s) -> auto& { return s.workers.rejoin_wait_ms; }, 0,
+      "How long chunks wait for a worker to come back when no mapper is "
+      "left."));
     v.push_back(uint_field<S>(
       "workers.connect_timeout_ms",
       [](S & s) -> auto& { return s.workers.connect_timeout_ms; }, 1,

@@ -92,6 +92,8 @@ public:
 
   size_t outstanding() const override { return next_->outstanding(); }
 
+  size_t capacity() const override { return next_->capacity(); }
+
   std::atomic<size_t> calls{0};
 
 private:

@@ -22,6 +22,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "llmmr/actors/job_runner.hpp"
+#include "llmmr/actors/map_credit.hpp"
 #include "llmmr/actors/pipeline.hpp"
 #include "llmmr/actors/registration.hpp"
 #include "llmmr/backends/scripted_client.hpp"
@@ -706,6 +707,57 @@ TEST_SUITE("actors") {
     REQUIRE(st);
     CHECK(st->map_in_flight_hwm <= 6);
     CHECK(st->chunks_buffered_hwm <= 2 * opts.chunk_window);
+  }
+
+  TEST_CASE("pipeline: map credit follows the client's capacity") {
+    // Windows far above what the endpoint serves: the client's capacity,
+    // not mappers * map_window, bounds the calls handed to it, and follows
+    // the capacity as it changes (an adaptive limit backing off, then
+    // recovering).
+    pipeline_options opts;
+    opts.mappers = 4;
+    opts.map_window = 16;
+    opts.chunk_window = 8;
+    fixture fx{make_model(), scripted_client::mode::deferred, opts};
+    fx.client->set_capacity(4);
+    auto id
+      = fx.request(job_doc_atom::value, fx.spec_for(100),
+                   make_document(600, {{550, fact("Paris", 5, "Paris.")}}));
+    // credit(capacity) = capacity + 25 % headroom, rounded up.
+    auto credit = [&] { return map_credit(fx.client->capacity(), opts); };
+    CHECK_EQ(credit(), 5u);
+    std::map<size_t, size_t> max_seen; // by capacity
+    size_t completed = 0;
+    for (int guard = 0; guard < 100000; ++guard) {
+      fx.run_actors();
+      auto cap = fx.client->capacity();
+      // Calls of a lower credit may still be out right after it shrank.
+      if (completed > 5 && (cap != 2 || completed > 80))
+        max_seen[cap] = std::max(max_seen[cap], fx.client->outstanding());
+      if (fx.client->complete(1) == 0)
+        break;
+      ++completed;
+      if (completed == 30)
+        fx.client->set_capacity(8); // recovery: credit 10
+      if (completed == 70)
+        fx.client->set_capacity(2); // backoff: credit 3
+    }
+    auto job_id = fx.read<uint64_t>(id);
+    REQUIRE(job_id);
+    auto res = fx.ask<job_result>(job_result_atom::value, *job_id);
+    REQUIRE(res);
+    CHECK(res->answer == "Paris");
+    CHECK_GT(res->chunks, 90u);
+    CHECK_EQ(max_seen[4], 5u);  // every slot of the credit busy ...
+    CHECK_EQ(max_seen[8], 10u); // ... at each capacity
+    MESSAGE("at capacity 2: ", max_seen[2]);
+    CHECK_LE(max_seen[2], 3u); // the calls out when it shrank drained ...
+    auto st = fx.ask<job_stats>(job_stats_atom::value, *job_id);
+    REQUIRE(st);
+    CHECK_LE(st->map_in_flight_hwm, 10u);
+    // ... and the reader is throttled by the same credit.
+    CHECK_LE(st->chunks_buffered_hwm, 2 * opts.chunk_window);
+    CHECK_LE(fx.client->max_in_flight("map"), 10u);
   }
 
   TEST_CASE("pipeline: incremental input is throttled by the chunk window") {

@@ -54,6 +54,7 @@ worker_node_actor::behavior_type versioned_node(worker_node_actor::pointer self,
     [](map_drop_atom, uint64_t) {
       // nop
     },
+    [](capacity_atom) { return uint32_t{4}; },
   };
 }
 

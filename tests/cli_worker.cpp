@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -196,5 +197,134 @@ TEST_SUITE("cli") {
     auto nodes = by_node(json::parse(r.out));
     REQUIRE(nodes.count(b.node()) == 1);
     CHECK_GE(nodes[b.node()]["requeued"].get<unsigned>(), 1u);
+  }
+}
+
+namespace {
+
+/// The chunk indices behind the result's evidence.
+std::set<unsigned> evidence_chunks(const json& res) {
+  std::set<unsigned> out;
+  for (const auto& ev : res["evidence"])
+    for (const auto& c : ev["chunk_indices"])
+      out.insert(c.get<unsigned>());
+  return out;
+}
+
+/// Lines of `log` that contain `needle`.
+size_t count_lines(const std::string& log, const std::string& needle) {
+  size_t n = 0;
+  for (auto at = log.find(needle); at != std::string::npos;
+       at = log.find(needle, at + needle.size()))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+TEST_SUITE("cli") {
+  TEST_CASE("three workers and a coordinator give the same answer as a local "
+            "run") {
+    auto doc = document_with_fact(31, 60, fact);
+    worker_sim local_sim;
+    auto local = ask({"--endpoint", local_sim.url(), "--set",
+                      "pipeline.mappers=2", "--set", "pipeline.map_window=4"},
+                     doc);
+    check_complete(local);
+    worker_sim sa, sb, sc;
+    worker_process a{sa.url()}, b{sb.url()}, c{sc.url()};
+    auto remote = ask(
+      {"--endpoint", local_sim.url(), "--set", "pipeline.mappers=0", "--set",
+       "workers.nodes=" + a.node() + "," + b.node() + "," + c.node()},
+      doc);
+    check_complete(remote);
+    auto l = json::parse(local.out);
+    auto r = json::parse(remote.out);
+    CHECK_EQ(r["answer"], l["answer"]);
+    CHECK_EQ(r["confidence"], l["confidence"]);
+    CHECK_EQ(r["chunks"], l["chunks"]);
+    CHECK_EQ(r["calls"]["map"], l["calls"]["map"]);
+    CHECK_EQ(r["collapse_rounds"], l["collapse_rounds"]);
+    CHECK_EQ(evidence_chunks(r), evidence_chunks(l));
+    // Every chunk was mapped on a worker, and each worker took a share.
+    auto nodes = by_node(r);
+    unsigned mapped = 0;
+    for (const auto* w : {&a, &b, &c}) {
+      REQUIRE(nodes.count(w->node()) == 1);
+      CHECK_GT(nodes[w->node()]["chunks_mapped"].get<unsigned>(), 0u);
+      mapped += nodes[w->node()]["chunks_mapped"].get<unsigned>();
+    }
+    CHECK_EQ(mapped, r["chunks"].get<unsigned>());
+    CHECK_EQ(by_node(l)["local"]["chunks_mapped"], l["chunks"]);
+  }
+
+  TEST_CASE("a restarted worker rejoins the running job") {
+    // A maps slowly, so the job outlives B's restart. B's first process
+    // holds whatever it takes (its endpoint never answers) and is killed;
+    // a new B on the same port, over a fast endpoint, must get chunks of
+    // the same job through the coordinator's reconnection.
+    worker_sim slow{{"--ttft-ms", "400"}};
+    worker_sim stalled{{"--ttft-ms", "600000", "--verbose"}};
+    worker_sim fast{{"--verbose"}};
+    worker_process a{slow.url()};
+    auto b = std::make_unique<worker_process>(stalled.url());
+    auto b_node = b->node();
+    auto b_port = b->port;
+    command_result r;
+    std::thread job{[&] {
+      r = ask({"--endpoint", slow.url(), "--set", "pipeline.mappers=0", "--set",
+               "workers.nodes=" + a.node() + "," + b_node, "--set",
+               "workers.reconnect_backoff_ms=100", "--set",
+               "workers.reconnect_max_ms=400", "--set", "log.level=info"},
+              document_with_fact(32, 160, fact));
+    }};
+    bool b_busy = false;
+    for (int i = 0; i < 1200 && !b_busy; ++i) {
+      b_busy
+        = stalled.log().find("POST /v1/chat/completions") != std::string::npos;
+      if (!b_busy)
+        std::this_thread::sleep_for(50ms);
+    }
+    ::kill(b->child->pid(), SIGKILL);
+    b.reset(); // reaped
+    // The same address again, now over the fast endpoint.
+    worker_process b2{fast.url(), {}, b_port};
+    job.join();
+    REQUIRE_MESSAGE(b_busy, "worker B never called its endpoint");
+    check_complete(r);
+    CHECK(r.err.find("worker " + b_node + " went down") != std::string::npos);
+    CHECK(r.err.find("worker " + b_node + " rejoined") != std::string::npos);
+    // The new B mapped chunks of the job.
+    CHECK_GT(count_lines(fast.log(), "POST /v1/chat/completions"), 0u);
+    auto nodes = by_node(json::parse(r.out));
+    REQUIRE(nodes.count(b_node) == 1);
+    CHECK_GE(nodes[b_node]["requeued"].get<unsigned>(), 1u);
+    CHECK_GT(nodes[b_node]["chunks_mapped"].get<unsigned>(), 0u);
+  }
+
+  TEST_CASE("a cancelled job stops spending on the workers") {
+    // The worker runs 4 calls at a time (2 mappers, window 2) but holds 16
+    // chunks (a static workers.window): when the job's deadline passes, the
+    // 12 queued ones must be dropped and the 4 in flight aborted, so the
+    // endpoint sees no request after the deadline.
+    worker_sim sim{{"--ttft-ms", "3000", "--verbose"}};
+    worker_process w{sim.url()};
+    auto r
+      = ask({"--endpoint", sim.url(), "--set", "pipeline.mappers=0", "--set",
+             "workers.nodes=" + w.node(), "--set", "workers.window=16", "--set",
+             "job.deadline_ms=1500", "--set", "log.level=info"},
+            document_with_fact(33, 120, fact));
+    INFO("stderr: ", r.err.substr(0, 4000));
+    CHECK_NE(r.exit_code, 0);
+    CHECK(r.err.find("deadline") != std::string::npos);
+    auto sent = count_lines(sim.log(), "POST /v1/chat/completions");
+    CHECK_GT(sent, 0u);
+    CHECK_LE(sent, 4u);
+    // Past the calls' own latency: had they been left to run, they would
+    // have been answered and the queued chunks sent by now.
+    std::this_thread::sleep_for(4500ms);
+    CHECK_EQ(count_lines(sim.log(), "POST /v1/chat/completions"), sent);
+    // The coordinator told the worker (not only by going away).
+    CHECK(w.log().find("ended there; dropping its") != std::string::npos);
   }
 }

@@ -42,6 +42,9 @@ void check_equal(const pipeline_options& x, const pipeline_options& y) {
   CHECK(x.worker_max_requeues == y.worker_max_requeues);
   CHECK(x.worker_bench_after == y.worker_bench_after);
   CHECK(x.worker_bench == y.worker_bench);
+  CHECK(x.worker_reconnect_backoff == y.worker_reconnect_backoff);
+  CHECK(x.worker_reconnect_max == y.worker_reconnect_max);
+  CHECK(x.worker_rejoin_wait == y.worker_rejoin_wait);
   CHECK(x.worker_connect_timeout == y.worker_connect_timeout);
 }
 
@@ -89,6 +92,9 @@ TEST_SUITE("config") {
       {"workers.max_requeues", "5"},
       {"workers.bench_after", "6"},
       {"workers.bench_ms", "7890"},
+      {"workers.reconnect_backoff_ms", "111"},
+      {"workers.reconnect_max_ms", "2222"},
+      {"workers.rejoin_wait_ms", "3333"},
     });
     pipeline_options expected;
     expected.mappers = 3;
@@ -113,6 +119,9 @@ TEST_SUITE("config") {
     expected.worker_max_requeues = 5;
     expected.worker_bench_after = 6;
     expected.worker_bench = milliseconds{7890};
+    expected.worker_reconnect_backoff = milliseconds{111};
+    expected.worker_reconnect_max = milliseconds{2222};
+    expected.worker_rejoin_wait = milliseconds{3333};
     check_equal(opts, expected);
     // Each value above differs from its default, so each key reached its
     // option rather than leaving the default in place.

@@ -71,7 +71,7 @@ TEST_SUITE("config") {
     CHECK(s.log.level == "info");
     CHECK(s.log.file.empty());
     CHECK(s.workers.nodes.empty());
-    CHECK(s.workers.window == 16);
+    CHECK(s.workers.window == 0);
     CHECK(s.workers.request_timeout_ms == 300000);
     CHECK(s.workers.heartbeat_interval_ms == 1000);
     CHECK(s.workers.connection_timeout_ms == 5000);

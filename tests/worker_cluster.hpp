@@ -30,10 +30,13 @@ struct listening_process {
   std::unique_ptr<child_process> child;
   std::string port;
 
-  listening_process(const std::string& name, std::vector<std::string> args) {
+  /// Listens on `port_wanted` ("0": a free port chosen by the kernel).
+  listening_process(const std::string& name, std::vector<std::string> args,
+                    const std::string& port_wanted = "0") {
     auto port_file = dir.path() / "port";
-    std::vector<std::string> argv{
-      llmmr_binary(), name, "--port", "0", "--port-file", port_file.string()};
+    std::vector<std::string> argv{llmmr_binary(), name,
+                                  "--port",       port_wanted,
+                                  "--port-file",  port_file.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     child = std::make_unique<child_process>(argv, log_path());
     port = wait_for_line(port_file, 60s);
@@ -63,9 +66,12 @@ struct worker_sim : listening_process {
 
 /// A running `llmmr worker` that maps through `endpoint`.
 struct worker_process : listening_process {
+  /// Listens on `port_wanted`; "0" picks a free port.
   explicit worker_process(const std::string& endpoint,
-                          std::vector<std::string> extra = {})
-    : listening_process("worker", with_defaults(endpoint, std::move(extra))) {
+                          std::vector<std::string> extra = {},
+                          const std::string& port_wanted = "0")
+    : listening_process("worker", with_defaults(endpoint, std::move(extra)),
+                        port_wanted) {
     // nop
   }
 

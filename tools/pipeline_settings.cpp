@@ -34,6 +34,11 @@ pipeline_options to_pipeline_options(const settings& s) {
   out.worker_max_requeues = s.workers.max_requeues;
   out.worker_bench_after = s.workers.bench_after;
   out.worker_bench = std::chrono::milliseconds{s.workers.bench_ms};
+  out.worker_reconnect_backoff
+    = std::chrono::milliseconds{s.workers.reconnect_backoff_ms};
+  out.worker_reconnect_max
+    = std::chrono::milliseconds{s.workers.reconnect_max_ms};
+  out.worker_rejoin_wait = std::chrono::milliseconds{s.workers.rejoin_wait_ms};
   out.worker_connect_timeout
     = std::chrono::milliseconds{s.workers.connect_timeout_ms};
   return out;

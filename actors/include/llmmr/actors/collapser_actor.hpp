@@ -93,8 +93,12 @@ collapser_actor spawn_collapser(caf::actor_system& sys,
                                 uint64_t job_id, job_spec spec, size_t budget,
                                 collapse_observer_actor observer);
 
-/// Returns the collapse window of `opts`: `collapse_window`, or
-/// `mappers * map_window + workers.size() * worker_window` when that is 0.
-uint32_t collapse_window_of(const pipeline_options& opts) noexcept;
+/// Returns the collapse window of `opts` for a client that serves
+/// `capacity` calls at once (`llm_client::capacity`, 0 when unknown):
+/// `collapse_window`, or when that is 0 the capacity plus the map credit's
+/// headroom (collapse calls go to the coordinator's own endpoints), or
+/// `max(mappers, 1) * map_window` when the capacity is unknown.
+uint32_t collapse_window_of(const pipeline_options& opts,
+                            size_t capacity) noexcept;
 
 } // namespace llmmr

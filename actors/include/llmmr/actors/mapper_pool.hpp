@@ -39,9 +39,11 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 /// takes the chunk.
 using mapper_pool_actor = worker_actor;
 
-/// Spawns the mapper pool: `opts.mappers` mappers with `opts.map_window`
-/// map requests in flight each, plus `opts.worker_window` slots for each
-/// worker node of `opts.workers`, shared round-robin between jobs. The pool
+/// Spawns the mapper pool: `opts.mappers` mappers with at most
+/// `opts.map_window` chunks each and together at most their map credit
+/// (`map_credit` of the client's capacity), plus one slot per worker node of
+/// `opts.workers` holding the capacity the node advertises (or
+/// `opts.worker_window` when not 0), shared round-robin between jobs. The pool
 /// connects to the worker nodes in the background (each within
 /// `worker_connect_timeout`; a node that cannot be used is logged and
 /// skipped; with CAF's OpenSSL module loaded, see `configure_node_tls`, the
@@ -59,7 +61,10 @@ using mapper_pool_actor = worker_actor;
 /// the front links the pool to itself. The pool monitors every worker node:
 /// when one goes down, the chunks it was mapping go back to the front of
 /// their jobs' queues at once (a late reply from the dead node is ignored)
-/// and the node is not used again.
+/// and the pool reconnects it with backoff (`worker_reconnect_backoff`,
+/// doubling up to `worker_reconnect_max`); once back it takes chunks again.
+/// With no mapper left, queued chunks wait `worker_rejoin_wait` for a node to
+/// come back before they fail with `error_kind::node_down`.
 mapper_pool_actor
 spawn_mapper_pool(caf::actor_system& sys,
                   std::shared_ptr<const pipeline_context> ctx);

@@ -11,7 +11,7 @@ namespace llmmr {
 /// Bump it with every change of what the nodes exchange that the type names
 /// do not show: a field added to, removed from or reordered in a message
 /// type (CAF 0.17 serializes fields by position), or a changed meaning.
-constexpr uint32_t node_protocol_version = 2;
+constexpr uint32_t node_protocol_version = 3;
 
 /// Returns a fingerprint (64-bit FNV-1a) of the message types llmmr
 /// registered in `sys` (see `register_types`) and of the worker node's

@@ -150,7 +150,9 @@ struct pipeline_options {
   /// Worker nodes (`llmmr worker`) as "host:port"; their mappers serve as
   /// extra slots next to the `mappers` local ones (which may then be 0).
   std::vector<std::string> workers;
-  /// Map requests in flight per worker node.
+  /// Map requests in flight per worker node; 0 (the default) gives each
+  /// node the capacity it advertises, its own `map_credit`, which follows
+  /// its endpoints' adaptive limits.
   uint32_t worker_window = pipeline_defaults::worker_window;
   /// Limit for one map request to a worker node. A worker that dies is
   /// noticed at once (its chunks go back to the queue); this bounds a worker
@@ -170,6 +172,20 @@ struct pipeline_options {
   uint32_t worker_bench_after = pipeline_defaults::worker_bench_after;
   /// How long a bench lasts.
   std::chrono::milliseconds worker_bench{pipeline_defaults::worker_bench_ms};
+  /// First wait before reconnecting to a worker node of `workers` that went
+  /// down; doubles per failed attempt up to `worker_reconnect_max`. A node
+  /// that comes back takes chunks of the running jobs again. 0 never
+  /// reconnects.
+  std::chrono::milliseconds worker_reconnect_backoff{
+    pipeline_defaults::worker_reconnect_backoff_ms};
+  /// Longest wait between two reconnection attempts.
+  std::chrono::milliseconds worker_reconnect_max{
+    pipeline_defaults::worker_reconnect_max_ms};
+  /// When every worker node is down and there are no local mappers, how
+  /// long queued chunks wait for one to come back before they fail with
+  /// `error_kind::node_down`.
+  std::chrono::milliseconds worker_rejoin_wait{
+    pipeline_defaults::worker_rejoin_wait_ms};
 };
 
 /// A running pipeline.

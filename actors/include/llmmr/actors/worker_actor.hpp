@@ -32,9 +32,17 @@ using worker_actor
 /// (see `llmmr/actors/node_handshake.hpp`).
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 
+/// Pool to worker node after the handshake: `(capacity_atom) -> uint32_t`,
+/// the chunks the node can take at once (its map credit, see
+/// `map_credit`). Each `map_outcome` from the node carries the figure as it
+/// changes (`map_outcome::node_capacity`).
+using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
+
 /// What `llmmr worker` publishes: a `worker_actor` that first answers the
-/// handshake. A node maps chunks only for peers whose handshake it accepted.
+/// handshake and tells its capacity. A node maps chunks only for peers whose
+/// handshake it accepted.
 using worker_node_actor = worker_actor::extend<
-  caf::replies_to<hello_atom, uint32_t, uint64_t>::with<uint32_t, uint64_t>>;
+  caf::replies_to<hello_atom, uint32_t, uint64_t>::with<uint32_t, uint64_t>,
+  caf::replies_to<capacity_atom>::with<uint32_t>>;
 
 } // namespace llmmr

@@ -256,7 +256,8 @@ struct node_tls_settings {
 struct workers_settings {
   /// Worker nodes as "host:port" strings; empty means local mappers only.
   std::vector<std::string> nodes;
-  /// Map requests in flight per worker node.
+  /// Map requests in flight per worker node; 0 means its advertised
+  /// capacity.
   uint32_t window = pipeline_defaults::worker_window;
   /// Timeout of one request to a worker.
   uint64_t request_timeout_ms = pipeline_defaults::worker_timeout_ms;
@@ -272,6 +273,13 @@ struct workers_settings {
   uint32_t bench_after = pipeline_defaults::worker_bench_after;
   /// How long a bench lasts.
   uint64_t bench_ms = pipeline_defaults::worker_bench_ms;
+  /// First wait before reconnecting a node that went down; 0 never does.
+  uint64_t reconnect_backoff_ms
+    = pipeline_defaults::worker_reconnect_backoff_ms;
+  /// Longest wait between two reconnection attempts.
+  uint64_t reconnect_max_ms = pipeline_defaults::worker_reconnect_max_ms;
+  /// How long chunks wait for a node to come back when none is left.
+  uint64_t rejoin_wait_ms = pipeline_defaults::worker_rejoin_wait_ms;
   /// TLS of the links to worker nodes; the same section configures
   /// `llmmr worker`'s side.
   node_tls_settings tls;

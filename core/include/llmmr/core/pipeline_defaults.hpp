@@ -59,8 +59,9 @@ inline constexpr bool stream = false;
 /// Replace ill-formed UTF-8 instead of failing (`input.replace_invalid_utf8`).
 inline constexpr bool replace_invalid_utf8 = false;
 
-/// Map requests in flight per worker node (`workers.window`).
-inline constexpr uint32_t worker_window = 16;
+/// Map requests in flight per worker node (`workers.window`); 0 means the
+/// capacity each node advertises (its map credit).
+inline constexpr uint32_t worker_window = 0;
 
 /// Limit of one map request to a worker node, in milliseconds
 /// (`workers.request_timeout_ms`).
@@ -82,6 +83,19 @@ inline constexpr uint32_t worker_bench_after = 3;
 /// How long a benched worker node gets no chunk while others can take them,
 /// in milliseconds (`workers.bench_ms`).
 inline constexpr uint64_t worker_bench_ms = 30 * 1000;
+
+/// First wait before reconnecting to a worker node that went down, in
+/// milliseconds; it doubles with each failed attempt
+/// (`workers.reconnect_backoff_ms`, 0 never reconnects).
+inline constexpr uint64_t worker_reconnect_backoff_ms = 250;
+
+/// Longest wait between two reconnection attempts, in milliseconds
+/// (`workers.reconnect_max_ms`).
+inline constexpr uint64_t worker_reconnect_max_ms = 5 * 1000;
+
+/// How long chunks wait for a worker node to come back when no mapper is
+/// left, in milliseconds (`workers.rejoin_wait_ms`).
+inline constexpr uint64_t worker_rejoin_wait_ms = 15 * 1000;
 
 /// Middleman heartbeat interval towards and from worker nodes, in
 /// milliseconds (`workers.heartbeat_interval_ms`).

@@ -54,6 +54,9 @@ struct map_outcome {
   /// back before (their calls and tokens are included in `calls` and
   /// `usage`). Filled in by the mapper pool that dispatched it.
   std::vector<node_stats> nodes;
+  /// Set by a worker node: the chunks it can take at once now (its map
+  /// credit, following its endpoints' adaptive limits); 0 when not reported.
+  uint32_t node_capacity = 0;
 
   friend bool operator==(const map_outcome&, const map_outcome&) = default;
 };
@@ -62,7 +65,7 @@ struct map_outcome {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, map_outcome& x) {
   return f(x.job_id, x.index, x.records, x.failed, x.failure, x.calls, x.reasks,
-           x.usage, x.nodes);
+           x.usage, x.nodes, x.node_capacity);
 }
 
 } // namespace llmmr
