@@ -17,8 +17,10 @@
 namespace llmmr {
 
 server_tokenizer::server_tokenizer(std::shared_ptr<http_client> client,
-                                   endpoint_profile profile, size_t max_cached)
-  : client_(std::move(client)), profile_(profile), max_cached_(max_cached) {
+                                   endpoint_profile profile, size_t max_cached,
+                                   size_t max_cached_bytes)
+  : client_(std::move(client)), profile_(profile), max_cached_(max_cached),
+    max_cached_bytes_(max_cached_bytes) {
   // nop
 }
 
@@ -80,10 +82,23 @@ size_t server_tokenizer::count(std::string_view text) const {
     return 2 * approx_tokenizer{}.count(text);
   }
   std::lock_guard<std::mutex> guard{mtx_};
-  if (cache_.size() >= max_cached_)
-    cache_.clear();
-  cache_.emplace(std::string{text}, *n);
+  make_room(1, text.size());
+  if (cache_.emplace(std::string{text}, *n).second)
+    cached_bytes_ += text.size();
   return *n;
+}
+
+size_t server_tokenizer::cached_bytes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return cached_bytes_;
+}
+
+void server_tokenizer::make_room(size_t n, size_t bytes) const {
+  if (cache_.size() + n > max_cached_
+      || cached_bytes_ + bytes > max_cached_bytes_) {
+    cache_.clear();
+    cached_bytes_ = 0;
+  }
 }
 
 expected<std::vector<uint32_t>>
@@ -212,11 +227,16 @@ void server_tokenizer::prefetch_slice(std::string_view text) const {
       lines.emplace_back(std::string{line.substr(0, line.size() - 1)}, count);
     line_begin = line_end;
   }
-  std::lock_guard<std::mutex> guard{mtx_};
-  if (cache_.size() + lines.size() >= max_cached_)
-    cache_.clear();
+  size_t bytes = 0;
   for (auto& [line, n] : lines)
-    cache_.emplace(std::move(line), n);
+    bytes += line.size();
+  std::lock_guard<std::mutex> guard{mtx_};
+  make_room(lines.size(), bytes);
+  for (auto& [line, n] : lines) {
+    auto size = line.size();
+    if (cache_.emplace(std::move(line), n).second)
+      cached_bytes_ += size;
+  }
 }
 
 } // namespace llmmr

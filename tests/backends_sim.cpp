@@ -34,6 +34,7 @@
 #  include "llmmr/backends/discovery.hpp"
 #  include "llmmr/backends/http_client.hpp"
 #  include "llmmr/backends/retrying_client.hpp"
+#  include "llmmr/backends/server_tokenizer.hpp"
 #  include "llmmr/core/log.hpp"
 #  include "llmmr/sim/sim_server.hpp"
 
@@ -529,6 +530,32 @@ TEST_SUITE("backends") {
       CHECK_EQ(remote_token_count(**client, p, "abcdefgh"), 2u);
     }
     CHECK_FALSE(remote_token_count(**client, endpoint_profile::openai, "x"));
+  }
+
+  TEST_CASE("sim: the server tokenizer's cache stays within its byte bound") {
+    // A streamed document is counted chunk by chunk: the cache must not
+    // keep every text it ever counted (it did, up to 65536 entries: the
+    // per-chunk growth of a 100M-token job's peak RSS).
+    auto srv = start_sim(sim_opts());
+    auto client = http_client::make(endpoint_for(*srv), quick_timeouts());
+    REQUIRE(client);
+    server_tokenizer tok{*client, endpoint_profile::llamacpp, 1 << 16, 4096};
+    std::string last;
+    for (int i = 0; i < 60; ++i) {
+      last = std::string(500, static_cast<char>('a' + i % 26)) + " "
+             + std::to_string(i);
+      auto expected
+        = remote_token_count(**client, endpoint_profile::llamacpp, last);
+      REQUIRE(expected);
+      CHECK_EQ(tok.count(last), *expected);
+      CHECK_LE(tok.cached_bytes(), 4096u);
+    }
+    CHECK_GT(tok.cached_bytes(), 0u);
+    // What it remembers it does not ask again.
+    auto before = srv->stats().requests;
+    CHECK_GT(tok.count(last), 0u);
+    CHECK_EQ(srv->stats().requests, before);
+    CHECK_EQ(tok.fallbacks(), 0u);
   }
 
   TEST_CASE("sim: unreachable endpoints and timeouts are typed and bounded") {

@@ -22,8 +22,10 @@ class http_client;
 /// Counts tokens with the serving model's own tokenizer: the endpoint's
 /// tokenize route (llama.cpp and vLLM `POST /tokenize`, TGI `/tokenize`; the
 /// profile says where it lives). Each distinct text is asked for once and
-/// remembered (a bounded cache shared by all threads), and the chunker asks
-/// once per line or candidate chunk, not per token.
+/// remembered (a cache shared by all threads, bounded in entries and in
+/// bytes, emptied when either bound is reached, so that a streamed document
+/// of any length holds at most `max_cached_bytes` of remembered text), and
+/// the chunker asks once per line or candidate chunk, not per token.
 ///
 /// `count` cannot fail through the `tokenizer` interface: when the server
 /// does not answer, the text is counted with a fallback of twice the
@@ -34,7 +36,8 @@ public:
   /// Creates a tokenizer asking `client` (which must have a tokenize route
   /// in `profile`). Use `probe` first to check that it answers.
   server_tokenizer(std::shared_ptr<http_client> client,
-                   endpoint_profile profile, size_t max_cached = 1 << 16);
+                   endpoint_profile profile, size_t max_cached = 1 << 16,
+                   size_t max_cached_bytes = 8 << 20);
 
   /// Returns the server's count for `text` (cached).
   size_t count(std::string_view text) const override;
@@ -64,6 +67,10 @@ public:
   /// Returns how many counts fell back to the estimate.
   uint64_t fallbacks() const noexcept { return fallbacks_.load(); }
 
+  /// Returns the bytes of text the cache holds now (at most
+  /// `max_cached_bytes`).
+  size_t cached_bytes() const;
+
   /// Returns how many requests were sent to the server.
   uint64_t requests() const noexcept { return requests_.load(); }
 
@@ -76,6 +83,12 @@ private:
   std::shared_ptr<http_client> client_;
   endpoint_profile profile_;
   size_t max_cached_;
+  size_t max_cached_bytes_;
+  /// Bytes of the texts in `cache_` (guarded by `mtx_`).
+  mutable size_t cached_bytes_ = 0;
+
+  /// Makes room for `n` more texts of `bytes` in all; caller holds `mtx_`.
+  void make_room(size_t n, size_t bytes) const;
   mutable std::mutex mtx_;
   mutable std::unordered_map<std::string, size_t> cache_;
   mutable std::atomic<uint64_t> fallbacks_{0};
