@@ -169,7 +169,8 @@ private:
   /// selection before it must judge each record alone: retrieval keeps only
   /// the top answers when there are any, which only the whole set can tell.
   bool early_applies() const {
-    return spec_.early_collapse && spec_.profile != task_profile::retrieval;
+    return spec_.early_collapse && spec_.profile != task_profile::retrieval
+           && ctx_->opts.max_collapse_rounds > 0;
   }
 
   /// Collapses every full group of the held records but the last one (which
@@ -201,6 +202,7 @@ private:
       early_group eg;
       eg.inputs.assign(std::make_move_iterator(first),
                        std::make_move_iterator(last));
+      eg.input_tokens = g.tokens;
       early_.push_back(std::move(eg));
       // An oversized record is cut by the planner first: left to the round.
       if (g.oversized)
@@ -297,7 +299,13 @@ private:
   /// Records the outcome of one call.
   void resolve(call_item item, std::optional<record> out) {
     if (item.early) {
-      early_[item.index].output = std::move(out);
+      auto& eg = early_[item.index];
+      if (out) {
+        // The output stands for the group from now on: the first round
+        // only needs the inputs' total size.
+        std::vector<record>{}.swap(eg.inputs);
+      }
+      eg.output = std::move(out);
       --early_open_;
       maybe_start();
       return;
@@ -323,35 +331,75 @@ private:
     if (!closed_ || started_ || early_open_ > 0)
       return;
     started_ = true;
-    // Every record in document order, the early groups' inputs included: the
-    // first round is planned over all of them exactly as without early
-    // collapse, and takes an early output where it forms the same group.
-    std::vector<record> all;
-    for (auto& g : early_)
-      all.insert(all.end(), g.inputs.begin(), g.inputs.end());
-    for (auto& r : held_)
-      all.push_back(std::move(r));
-    held_.clear();
-    std::stable_sort(all.begin(), all.end(),
-                     [](const record& x, const record& y) {
-                       auto a = x.chunks.empty() ? 0u : x.chunks.front();
-                       auto b = y.chunks.empty() ? 0u : y.chunks.front();
-                       return a < b;
-                     });
     collapse_options opts;
     opts.budget = budget_;
     opts.max_rounds = ctx_->opts.max_collapse_rounds;
     // No planner filter: the calibrator selects between the rounds.
     planner_.emplace(opts, [this](const record& r) { return measure(r); });
+    if (!early_.empty()) {
+      start_after_early();
+      return;
+    }
+    std::vector<record> all = std::move(held_);
+    held_.clear();
+    by_first_chunk(all);
     select(std::move(all), [this](std::vector<record> xs) {
-      run_round(planner_->begin(std::move(xs)), true);
+      run_round(planner_->begin(std::move(xs)));
     });
   }
 
-  /// Starts a round over `groups`. In the first round (`first`), a group
-  /// equal to an early group whose call succeeded takes its output instead
-  /// of a new call.
-  void run_round(collapse_planner::round groups, bool first = false) {
+  /// Sorts `xs` into document order (records arrive in the order their
+  /// chunks finished).
+  static void by_first_chunk(std::vector<record>& xs) {
+    std::stable_sort(xs.begin(), xs.end(),
+                     [](const record& x, const record& y) {
+                       auto a = x.chunks.empty() ? 0u : x.chunks.front();
+                       auto b = y.chunks.empty() ? 0u : y.chunks.front();
+                       return a < b;
+                     });
+  }
+
+  /// Starts the first round after early collapse: the early groups are the
+  /// first round's groups over the records they hold, because greedy
+  /// packing restarted at a group boundary forms the boundaries packing
+  /// from the start forms, and early collapse only ran while the held
+  /// records alone exceeded the budget (so the first round runs). The
+  /// early outputs take their groups' places; groups whose call failed, or
+  /// oversized records, and the records held since are grouped as parts of
+  /// their own. Only those records stay in memory, not every map record.
+  void start_after_early() {
+    by_first_chunk(held_);
+    select(std::move(held_), [this](std::vector<record> tail) {
+      held_.clear();
+      std::vector<first_round_part> parts;
+      std::vector<record> outputs;
+      for (auto& eg : early_) {
+        first_round_part p;
+        if (eg.output) {
+          p.collapsed = true;
+          p.input_tokens = eg.input_tokens;
+          outputs.push_back(std::move(*eg.output));
+        } else {
+          p.records = std::move(eg.inputs);
+        }
+        parts.push_back(std::move(p));
+      }
+      early_.clear();
+      if (!tail.empty()) {
+        first_round_part p;
+        p.records = std::move(tail);
+        parts.push_back(std::move(p));
+      }
+      auto groups = planner_->begin(std::move(parts));
+      run_round(std::move(groups), std::move(outputs));
+    });
+  }
+
+  /// Starts a round over `groups`. In the first round after early collapse,
+  /// each empty group takes the next of `collapsed` (early outputs, in
+  /// document order) instead of a call.
+  void run_round(collapse_planner::round groups,
+                 std::vector<record> collapsed = {}) {
     if (groups.empty()) {
       collapse_result res;
       res.records = planner_->take_records();
@@ -369,45 +417,20 @@ private:
     round_groups_ = std::move(groups);
     round_outputs_.assign(round_groups_.size(), std::nullopt);
     round_open_ = 0;
-    size_t cursor = 0;
-    size_t reused = 0;
-    size_t early_ok = first ? early_calls_ok() : 0;
+    size_t next_collapsed = 0;
     for (size_t g = 0; g < round_groups_.size(); ++g) {
-      if (first) {
-        // Both lists are in document order: search forward only.
-        auto match = std::find_if(
-          early_.begin() + static_cast<std::ptrdiff_t>(cursor), early_.end(),
-          [&](const early_group& e) { return e.inputs == round_groups_[g]; });
-        if (match != early_.end()) {
-          cursor = static_cast<size_t>(match - early_.begin()) + 1;
-          if (match->output) {
-            round_outputs_[g] = std::move(match->output);
-            ++reused;
-            continue;
-          }
-        }
+      if (round_groups_[g].empty() && next_collapsed < collapsed.size()) {
+        round_outputs_[g] = std::move(collapsed[next_collapsed++]);
+        continue;
       }
       ++round_open_;
       queue_.push_back(call_item{false, g});
     }
-    if (reused < early_ok)
-      logger()->warn("job {}: {} early collapse outputs went unused (the "
-                     "first round grouped differently)",
-                     id_, early_ok - reused);
-    if (first)
-      early_.clear();
     if (round_open_ == 0) {
       end_round();
       return;
     }
     launch_calls();
-  }
-
-  /// Early groups whose call produced an output.
-  size_t early_calls_ok() const {
-    return static_cast<size_t>(
-      std::count_if(early_.begin(), early_.end(),
-                    [](const early_group& e) { return e.output.has_value(); }));
   }
 
   void end_round() {
@@ -461,7 +484,10 @@ private:
   /// A group collapsed early: its inputs and, once its call succeeded, its
   /// output.
   struct early_group {
+    /// Emptied once the output is there.
     std::vector<record> inputs;
+    /// The sum of the inputs' sizes.
+    size_t input_tokens = 0;
     std::optional<record> output;
   };
   std::vector<early_group> early_;

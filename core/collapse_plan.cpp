@@ -220,6 +220,35 @@ collapse_planner::round collapse_planner::begin(std::vector<record> records) {
 }
 
 collapse_planner::round
+collapse_planner::begin(std::vector<first_round_part> parts) {
+  records_.clear();
+  rounds_ = 1;
+  done_ = false;
+  fallback_ = false;
+  note_.clear();
+  losses_.clear();
+  round out;
+  size_t sum = 0;
+  for (auto& p : parts) {
+    if (p.collapsed) {
+      sum += p.input_tokens;
+      out.emplace_back();
+      continue;
+    }
+    auto xs = filter_ ? filter_(std::move(p.records)) : std::move(p.records);
+    std::vector<size_t> sizes;
+    sizes.reserve(xs.size());
+    for (auto& r : xs)
+      sizes.push_back(measure_(r));
+    sum += total_tokens(sizes);
+    add_groups(out, xs, sizes);
+  }
+  last_total_ = sum;
+  current_ = out;
+  return out;
+}
+
+collapse_planner::round
 collapse_planner::advance(std::vector<std::optional<record>> outputs) {
   auto next = merge_round(std::move(outputs));
   if (filter_)
@@ -234,7 +263,8 @@ collapse_planner::merge_round(std::vector<std::optional<record>> outputs) {
     auto& group = current_[i];
     if (i < outputs.size() && outputs[i]) {
       auto out = std::move(*outputs[i]);
-      out.chunks = merge_provenance(group);
+      if (!group.empty())
+        out.chunks = merge_provenance(group);
       next.push_back(std::move(out));
     } else {
       for (auto& r : group)
@@ -300,11 +330,19 @@ collapse_planner::round collapse_planner::plan_next() {
   last_total_ = sum;
   ++rounds_;
   round out;
+  add_groups(out, records_, sizes);
+  current_ = out;
+  return out;
+}
+
+void collapse_planner::add_groups(round& out,
+                                  const std::vector<record>& records,
+                                  const std::vector<size_t>& sizes) {
   for (auto& g : pack_groups(sizes, opts_.budget)) {
     std::vector<record> group;
     group.reserve(g.last - g.first);
     for (auto i = g.first; i < g.last; ++i)
-      group.push_back(records_[i]);
+      group.push_back(records[i]);
     if (g.oversized && truncate_to_fit(group.front(), opts_.budget, measure_))
       losses_.push_back(evidence_loss{group.front().chunks,
                                       {},
@@ -312,8 +350,6 @@ collapse_planner::round collapse_planner::plan_next() {
                                       "record cut to fit one collapse call"});
     out.push_back(std::move(group));
   }
-  current_ = out;
-  return out;
 }
 
 } // namespace llmmr

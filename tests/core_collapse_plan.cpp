@@ -262,4 +262,87 @@ TEST_SUITE("core") {
     CHECK(a.records() == b.records());
   }
 
+  TEST_CASE("collapse_planner: a first round partly collapsed early plans "
+            "the rounds of the whole") {
+    // Early collapse hands the planner the outputs of the first groups
+    // (their inputs gone), a failed early group's inputs and the records
+    // held since. Rounds, outputs and final records must equal planning over
+    // every record at the end, for every place the early groups may stop.
+    std::mt19937 rng{7};
+    std::uniform_int_distribution<size_t> bytes{5, 60};
+    std::vector<record> xs;
+    for (uint32_t i = 0; i < 40; ++i)
+      xs.push_back(make_rec(i, bytes(rng)));
+    collapse_options opts{100, 8};
+    // The output of a group: shorter than its inputs, same for both paths.
+    auto output_of = [](const std::vector<record>& group) {
+      auto out = make_rec(group.front().chunks.front(), 4 + group.size());
+      out.chunks = merge_provenance(group);
+      return out;
+    };
+    collapse_planner whole{opts, measure};
+    auto first = whole.begin(xs);
+    REQUIRE(first.size() > 4);
+    for (size_t early = 1; early + 1 < first.size(); ++early) {
+      CAPTURE(early);
+      const size_t failed = early / 2; // this early call failed
+      std::vector<first_round_part> parts;
+      std::vector<record> early_outputs;
+      size_t used = 0;
+      for (size_t g = 0; g < early; ++g) {
+        first_round_part p;
+        if (g == failed) {
+          p.records = first[g];
+        } else {
+          p.collapsed = true;
+          for (auto& r : first[g])
+            p.input_tokens += measure(r);
+          early_outputs.push_back(output_of(first[g]));
+        }
+        used += first[g].size();
+        parts.push_back(std::move(p));
+      }
+      first_round_part tail;
+      tail.records.assign(xs.begin() + static_cast<std::ptrdiff_t>(used),
+                          xs.end());
+      parts.push_back(std::move(tail));
+      collapse_planner part{opts, measure};
+      auto got = part.begin(std::move(parts));
+      REQUIRE_EQ(got.size(), first.size());
+      std::vector<std::optional<record>> outs_whole, outs_part;
+      size_t next = 0;
+      for (size_t g = 0; g < first.size(); ++g) {
+        if (g < early && g != failed) {
+          CHECK(got[g].empty());
+          outs_part.push_back(early_outputs[next++]);
+        } else {
+          CHECK(got[g] == first[g]);
+          outs_part.push_back(output_of(got[g]));
+        }
+        outs_whole.push_back(output_of(first[g]));
+      }
+      collapse_planner ref{opts, measure};
+      auto r_ref = ref.begin(xs);
+      auto r_part = std::move(got);
+      r_ref = ref.advance(std::move(outs_whole));
+      r_part = part.advance(std::move(outs_part));
+      int guard = 0;
+      while (!r_ref.empty()) {
+        REQUIRE(++guard < 50);
+        REQUIRE(r_ref == r_part);
+        std::vector<std::optional<record>> a, b;
+        for (auto& g : r_ref) {
+          a.push_back(output_of(g));
+          b.push_back(output_of(g));
+        }
+        r_ref = ref.advance(std::move(a));
+        r_part = part.advance(std::move(b));
+      }
+      CHECK(r_part.empty());
+      CHECK(ref.rounds() == part.rounds());
+      CHECK(ref.fallback() == part.fallback());
+      CHECK(ref.records() == part.records());
+    }
+  }
+
 } // TEST_SUITE

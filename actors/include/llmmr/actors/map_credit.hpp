@@ -10,9 +10,10 @@ namespace llmmr {
 /// Headroom of the map credit over the endpoints' capacity, in percent: the
 /// calls that wait in the client while others run, so that a slot freed by
 /// a reply finds its next call there instead of waiting for the reply to
-/// travel through the mapper, the calibrator and the pool (see
-/// docs/performance.md for the measurement behind the value).
-inline constexpr uint32_t map_credit_headroom_percent = 25;
+/// travel through the mapper, the calibrator and the pool, and for a worker
+/// node back to its coordinator (docs/distributed.md, "Capacity-driven
+/// credit", has the measurement behind the value).
+inline constexpr uint32_t map_credit_headroom_percent = 50;
 
 /// Returns how many chunks a group of mappers (the local ones of a pipeline,
 /// or those of a worker node) may hold at once when their client serves

@@ -88,6 +88,20 @@ struct collapse_options {
   uint32_t max_rounds = 8;
 };
 
+/// One part of a first round whose groups were partly collapsed before it
+/// was planned (early collapse), in document order: either records still
+/// to be grouped, or a group already collapsed, of which the caller keeps
+/// only the output and the planner only the total size of its inputs.
+struct first_round_part {
+  /// Records to pack into groups, on their own (never merged with the
+  /// records of a neighbouring part).
+  std::vector<record> records;
+  /// A group collapsed early (`records` is empty).
+  bool collapsed = false;
+  /// With `collapsed`: the sum of its inputs' sizes.
+  size_t input_tokens = 0;
+};
+
 /// Drives the collapse of method.md section 4 as a pure state machine: the
 /// caller (an actor) makes the LLM calls, this class decides what to call.
 ///
@@ -111,9 +125,21 @@ public:
   /// first round, or an empty round when they already fit.
   round begin(std::vector<record> records);
 
+  /// Starts a collapse whose first round is known to run (the records
+  /// exceed the budget) and was partly done ahead of time: returns the
+  /// first round with an empty group in the place of each collapsed part
+  /// and the groups of the other parts (each packed on its own). The caller
+  /// hands the collapsed outputs to `merge_round` at their empty groups. The
+  /// round counts the collapsed parts' input sizes, so the "every round must
+  /// shrink" rule sees the whole first round. Only the collapsed outputs and
+  /// the records still to group are held: an early collapse keeps memory
+  /// bounded by the groups in flight, not by the document.
+  round begin(std::vector<first_round_part> parts);
+
   /// Hands in one output per group of the last round, in the same order
   /// (`std::nullopt` for a failed call: the group's inputs stay). Sets each
-  /// output's provenance to the union of its group. Returns the next round,
+  /// output's provenance to the union of its group (an empty group, a
+  /// collapsed part, keeps its output's own). Returns the next round,
   /// or an empty round when the collapse is done.
   round advance(std::vector<std::optional<record>> outputs);
 
@@ -166,6 +192,11 @@ public:
 
 private:
   round plan_next();
+
+  /// Appends the groups of `records` (of `sizes`) to `out`, cutting an
+  /// oversized record to fit.
+  void add_groups(round& out, const std::vector<record>& records,
+                  const std::vector<size_t>& sizes);
 
   void finish_with_fallback(std::string why);
 
