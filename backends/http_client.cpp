@@ -293,7 +293,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       finish_cancelled(call);
       return;
     }
-    if (running < limit.limit()) {
+    // Only completions take a generation slot of the server: tokenize and
+    // discovery requests never wait behind queued calls (the chunker counts
+    // through them while the map calls fill every slot).
+    if (!call->is_chat || running < limit.limit()) {
       start(std::move(call));
     } else {
       insert_by_priority(waiting, std::move(call));
@@ -302,7 +305,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
   }
 
   void start(call_ptr call) {
-    ++running;
+    if (call->is_chat)
+      ++running;
     call->started = steady_clock::now();
     if (call->is_chat)
       call->limit_ticket = limit.on_start(running);
@@ -315,8 +319,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                    asio::detached);
   }
 
-  void slot_freed() {
-    --running;
+  void slot_freed(bool chat) {
+    if (chat)
+      --running;
     --n_in_flight;
     // The limit may have grown: start as many waiting calls as it allows.
     while (!waiting.empty() && !stopping && running < limit.limit()) {
@@ -418,7 +423,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
       logger()->error("llmmr client {}: a reply handler threw", self->name);
     }
     self->active.erase(call);
-    self->slot_freed();
+    self->slot_freed(call->is_chat);
   }
 
   asio::awaitable<exchange_result> perform(call_state& call) {

@@ -295,6 +295,41 @@ TEST_SUITE("backends") {
     CHECK_EQ((*client)->outstanding(), 0u);
   }
 
+  TEST_CASE("sim: tokenize requests do not wait for a completion slot") {
+    // One slot, taken by a completion the server holds for a long time, and
+    // two more completions queued behind it: the chunker's tokenize requests
+    // must still be answered (they take no generation slot), or chunking
+    // stalls behind the map calls it feeds.
+    auto opts = sim_opts();
+    opts.slots = 4;
+    opts.ttft_ms = 5000;
+    auto srv = start_sim(opts);
+    auto eopts = endpoint_for(*srv);
+    eopts.max_concurrency = 1;
+    eopts.profile = endpoint_profile::llamacpp;
+    auto client = http_client::make(eopts, quick_timeouts());
+    REQUIRE(client);
+    std::atomic<int> chats_done{0};
+    for (int i = 0; i < 3; ++i)
+      (*client)->chat(ask("hold " + std::to_string(i)),
+                      [&](llmmr::expected<chat_reply>) { ++chats_done; });
+    for (int i = 0; i < 200 && srv->stats().requests == 0; ++i)
+      std::this_thread::sleep_for(10ms);
+    REQUIRE_EQ((*client)->stats().queued, 2u);
+    std::promise<int> status;
+    (*client)->request("POST", "/tokenize", R"({"content":"abcdefgh"})",
+                       [&](llmmr::expected<raw_response> r) {
+                         status.set_value(r ? r->status : -1);
+                       });
+    auto f = status.get_future();
+    REQUIRE(f.wait_for(30s) == std::future_status::ready);
+    CHECK_EQ(f.get(), 200);
+    // Answered while every completion was still held or queued.
+    CHECK_EQ(chats_done.load(), 0);
+    CHECK_EQ((*client)->stats().queued, 2u);
+    CHECK(srv->stats().max_concurrent_generations <= 1u);
+  }
+
   TEST_CASE("sim: context_length_exceeded in every error shape, not retried") {
     for (auto shape : {sim::error_shape::openai, sim::error_shape::vllm,
                        sim::error_shape::tgi}) {

@@ -45,8 +45,9 @@ struct endpoint_options {
   std::string api_key;
   /// Server kind; `generic` when unknown (see `detect_profile`).
   endpoint_profile profile = endpoint_profile::generic;
-  /// Most concurrent requests this client sends to the endpoint; further
-  /// calls queue in FIFO order inside the client.
+  /// Most concurrent completion requests this client sends to the endpoint
+  /// (its generation slots); further calls queue inside the client, by
+  /// priority. Tokenize and discovery requests do not count.
   uint32_t max_concurrency = 8;
   /// Adapt the requests in flight below `max_concurrency` to what the
   /// endpoint takes (`adaptive_limit`: halve on 429, back off when latency

@@ -72,8 +72,11 @@ using raw_handler = std::function<void(expected<raw_response>)>;
 /// `chat`, `try_chat`, `request` and `schedule` may be called from any
 /// thread; they hand the work over to the runtime, and every handler runs on
 /// one of its threads (actors should only send themselves a message from
-/// there). At most `max_concurrency` requests are on the wire at once;
-/// excess calls wait in FIFO order. The client makes one attempt per call:
+/// there). At most `max_concurrency` completion calls (the adaptive limit
+/// below it) are on the wire at once; excess calls wait by priority, FIFO
+/// within one. Plain requests (`request`: tokenize, discovery) take no
+/// generation slot of the server and go out at once. The client makes one
+/// attempt per call:
 /// retries belong to `retrying_client`.
 ///
 /// Cancellation: a call whose `chat_request::cancel` fires is dropped from
@@ -120,8 +123,10 @@ public:
   bool supports_json_schema() const override;
 
   /// Sends a plain request, e.g. `request("GET", "/props", "", ...)`. The
-  /// path is relative to the endpoint's base path. Counts against the
-  /// concurrency cap. Non-2xx statuses are not errors here.
+  /// path is relative to the endpoint's base path. Does not wait for, or
+  /// take, a slot of the concurrency limit: it is not a completion (its
+  /// callers, the server tokenizer and discovery, are few and wait for
+  /// their answers). Non-2xx statuses are not errors here.
   void request(std::string method, std::string path, std::string body,
                raw_handler done);
 
