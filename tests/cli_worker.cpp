@@ -109,13 +109,7 @@ TEST_SUITE("cli") {
               document_with_fact(24, 60, fact));
     }};
     // Wait until B has sent its first completion request, then kill it.
-    bool b_busy = false;
-    for (int i = 0; i < 1200 && !b_busy; ++i) {
-      b_busy
-        = stalled.log().find("POST /v1/chat/completions") != std::string::npos;
-      if (!b_busy)
-        std::this_thread::sleep_for(50ms);
-    }
+    bool b_busy = stalled.wait_for_completion_request(60s);
     ::kill(b.child->pid(), SIGKILL);
     job.join();
     REQUIRE_MESSAGE(b_busy, "worker B never called its endpoint");
@@ -181,13 +175,7 @@ TEST_SUITE("cli") {
                "workers.request_timeout_ms=3600000", "--set", "log.level=info"},
               document_with_fact(27, 60, fact));
     }};
-    bool b_busy = false;
-    for (int i = 0; i < 1200 && !b_busy; ++i) {
-      b_busy
-        = stalled.log().find("POST /v1/chat/completions") != std::string::npos;
-      if (!b_busy)
-        std::this_thread::sleep_for(50ms);
-    }
+    bool b_busy = stalled.wait_for_completion_request(60s);
     ::kill(b.child->pid(), SIGSTOP);
     job.join();
     ::kill(b.child->pid(), SIGKILL); // a stopped process ends on SIGKILL
@@ -278,13 +266,7 @@ TEST_SUITE("cli") {
                "workers.reconnect_max_ms=400", "--set", "log.level=info"},
               document_with_fact(32, 160, fact));
     }};
-    bool b_busy = false;
-    for (int i = 0; i < 1200 && !b_busy; ++i) {
-      b_busy
-        = stalled.log().find("POST /v1/chat/completions") != std::string::npos;
-      if (!b_busy)
-        std::this_thread::sleep_for(50ms);
-    }
+    bool b_busy = stalled.wait_for_completion_request(60s);
     ::kill(b->child->pid(), SIGKILL);
     b.reset(); // reaped
     // The same address again, now over the fast endpoint.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -62,6 +63,19 @@ struct worker_sim : listening_process {
   }
 
   std::string url() const { return "http://127.0.0.1:" + port + "/v1"; }
+
+  /// Waits until the simulator logged a completion request (it needs
+  /// `--verbose`); returns whether one came within `limit`.
+  bool wait_for_completion_request(std::chrono::milliseconds limit) const {
+    auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (log().find("POST /v1/chat/completions") != std::string::npos)
+        return true;
+      if (std::chrono::steady_clock::now() >= until)
+        return false;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
 };
 
 /// A running `llmmr worker` that maps through `endpoint`.
