@@ -341,7 +341,7 @@ public:
           return;
         rejoin_wait_armed_ = false;
         if (!any_alive())
-          fail_queued();
+          fail_queued(true);
       },
     };
   }
@@ -431,13 +431,17 @@ private:
     return capacity != 0 ? capacity : ctx_->opts.map_window;
   }
 
+  /// The chunks the local mappers may hold together now.
+  uint32_t local_credit() const {
+    return ctx_->opts.mappers > 0
+             ? map_credit(ctx_->client->capacity(), ctx_->opts)
+             : 0;
+  }
+
   /// Returns the live slot with the most room, or -1 when all are full.
-  /// The local mappers share their map credit; benched nodes only take
-  /// chunks when every live node is benched.
-  int free_slot() const {
-    uint32_t local_credit = 0;
-    if (ctx_->opts.mappers > 0)
-      local_credit = map_credit(ctx_->client->capacity(), ctx_->opts);
+  /// The local mappers share `local_credit`; benched nodes only take chunks
+  /// when every live node is benched.
+  int free_slot(uint32_t local_credit) const {
     auto now = clock_type::now();
     bool all_benched = true;
     for (const auto& s : slots_)
@@ -689,8 +693,10 @@ private:
     fail_queued();
   }
 
-  /// Answers every queued chunk with a failure: no mapper is left.
-  void fail_queued() {
+  /// Answers every queued chunk with a failure: no mapper is left (after
+  /// waiting `worker_rejoin_wait` for a node to come back when
+  /// `waited_for_rejoin`).
+  void fail_queued(bool waited_for_rejoin = false) {
     bool never = true;
     for (const auto& s : slots_)
       never = never && s.worker.empty();
@@ -710,7 +716,7 @@ private:
         } else {
           out.failure.kind = error_kind::node_down;
           out.failure.reason = "no mapper left: every worker node is down";
-          if (rejoin_wait_armed_)
+          if (waited_for_rejoin)
             out.failure.reason
               += " and none came back within "
                  + std::to_string(ctx_->opts.worker_rejoin_wait.count())
@@ -722,8 +728,10 @@ private:
   }
 
   void dispatch() {
+    // Read once per pass: the client's capacity takes its decorators' locks.
+    auto credit = local_credit();
     while (!queues_.empty()) {
-      auto m = free_slot();
+      auto m = free_slot(credit);
       if (m < 0)
         return;
       auto qi = next_queue();

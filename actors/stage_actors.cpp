@@ -674,9 +674,8 @@ uint32_t collapse_window_of(const pipeline_options& opts,
   if (capacity == 0)
     return std::max<uint32_t>(1, std::max<uint32_t>(1, opts.mappers)
                                    * opts.map_window);
-  auto credit = uint64_t{capacity}
-                + (uint64_t{capacity} * map_credit_headroom_percent + 99) / 100;
-  return static_cast<uint32_t>(std::min<uint64_t>(credit, UINT32_MAX));
+  return static_cast<uint32_t>(
+    std::min<uint64_t>(with_credit_headroom(capacity), UINT32_MAX));
 }
 
 calibrator_actor

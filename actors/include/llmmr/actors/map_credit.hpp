@@ -15,6 +15,9 @@ namespace llmmr {
 /// credit", has the measurement behind the value).
 inline constexpr uint32_t map_credit_headroom_percent = 50;
 
+/// Returns `capacity` plus `map_credit_headroom_percent` of it, rounded up.
+uint64_t with_credit_headroom(size_t capacity) noexcept;
+
 /// Returns how many chunks a group of mappers (the local ones of a pipeline,
 /// or those of a worker node) may hold at once when their client serves
 /// `capacity` calls at once (`llm_client::capacity`): `capacity` plus
